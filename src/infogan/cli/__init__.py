@@ -1,0 +1,34 @@
+"""The `infogan` command: one module per subcommand, each with add_parser() and run()."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import InfoGANError
+from . import data, evaluate, presets, train
+
+COMMANDS = [train, evaluate, data, presets]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    p = argparse.ArgumentParser(prog="infogan", description="InfoGAN: interpretable latent codes without labels.")
+    p.add_argument("--version", action="version", version=f"infogan {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for mod in COMMANDS:
+        mod.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except InfoGANError as e:
+        print(f"infogan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("infogan: interrupted (finished checkpoints are kept; resume with --resume latest)", file=sys.stderr)
+        return 130

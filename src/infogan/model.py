@@ -1,0 +1,172 @@
+"""InfoGAN: G + D (shared trunk, D head, Q head) + LatentSpec, saved as config.json + safetensors.
+
+    model = InfoGAN.from_pretrained("runs/00000-mnist/model")
+    images = model.generate(16, codes={"c1": 7, "c2": 0.5}, seed=0)   # (16, 1, 28, 28) in [0, 1]
+    predicted = model.infer_codes(real_images)                       # {"c1": class ids, "c2": means, ...}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from . import __version__
+from .errors import CheckpointError, SpecError
+from .latent import LatentSpec
+from .nets import ARCHS, Discriminator, Generator, init_weights
+
+MODEL_FORMAT = "infogan-model"
+MODEL_FORMAT_VERSION = 1
+
+
+class InfoGAN(nn.Module):
+    def __init__(self, latent: str | LatentSpec = "z62,cat10,cont2", arch: str = "mnist",
+                 channels: int = 1, image_size: int = 28, width: float = 1.0, dataset: str = "mnist"):
+        super().__init__()
+        if arch not in ARCHS:
+            raise CheckpointError(f"unknown architecture {arch!r} (known: {', '.join(ARCHS)})")
+        self.spec = latent if isinstance(latent, LatentSpec) else LatentSpec.parse(latent)
+        self.config = {"latent": str(self.spec), "arch": arch, "channels": channels,
+                       "image_size": image_size, "width": width, "dataset": dataset}
+        self.G = Generator(self.spec.dim, channels, width)
+        self.D = Discriminator(self.spec.q_dim, channels, width)
+        init_weights(self)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        s = self.config["image_size"]
+        return (self.config["channels"], s, s)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------- generation and inference
+    def forward(self, z: torch.Tensor, codes: dict[str, torch.Tensor]) -> torch.Tensor:
+        """G(z, c) in G's own range [-1, 1]."""
+        return self.G(self.spec.join(z, codes))
+
+    @torch.no_grad()
+    def generate(self, n: int, codes: dict | None = None, seed: int | None = None,
+                 z: torch.Tensor | None = None) -> torch.Tensor:
+        """n images in [0, 1]. Codes given (a scalar or n values each) are fixed; the rest sampled."""
+        codes = dict(codes or {})
+        self.spec.check_values(codes)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        z_s, sampled = self.spec.sample(n, generator=gen)
+        if z is not None:
+            z_s = z
+        for name, v in codes.items():
+            t = torch.as_tensor(v)
+            sampled[name] = t.expand(n).clone() if t.dim() == 0 else t
+        was_training = self.training
+        self.eval()
+        try:
+            dev = self.device
+            x = self(z_s.to(dev), {k: v.to(dev) for k, v in sampled.items()})
+        finally:
+            self.train(was_training)
+        return (x.float().cpu() + 1) / 2
+
+    @torch.no_grad()
+    def infer_codes(self, images: torch.Tensor, probs: bool = False, batch_size: int = 1000) -> dict:
+        """Q's prediction on images (uint8 0..255, or floats in [0, 1]), shape (N, C, H, W).
+
+        Categorical codes give class indices (or probabilities with probs=True); continuous
+        codes give Q's mean.
+        """
+        if images.dim() == 3:
+            images = images.unsqueeze(1)
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise SpecError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), got {tuple(images.shape)}")
+        was_training = self.training
+        self.eval()
+        outs = []
+        try:
+            for i in range(0, len(images), batch_size):
+                x = to_model_range(images[i : i + batch_size]).to(self.device)
+                outs.append(self.D(x)[1].float().cpu())
+        finally:
+            self.train(was_training)
+        q = torch.cat(outs) if outs else torch.zeros(0, self.spec.q_dim)
+        result = {}
+        for code, (a, _b) in zip(self.spec.codes, self.spec.split_q(q).values()):
+            if code.kind == "cat":
+                result[code.name] = a.softmax(1) if probs else a.argmax(1)
+            else:
+                result[code.name] = a
+        return result
+
+    # ------------------------------------------------------------- save / load
+    def save_pretrained(self, directory: str | Path) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        cfg = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
+               "infogan_version": __version__, **self.config}
+        tmp_w, tmp_c = d / "model.safetensors.tmp", d / "config.json.tmp"
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(tmp_w))
+        tmp_c.write_text(json.dumps(cfg, indent=2) + "\n")
+        tmp_w.replace(d / "model.safetensors")
+        tmp_c.replace(d / "config.json")
+        return d
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "InfoGAN":
+        if cfg.get("format") != MODEL_FORMAT:
+            raise CheckpointError("not an infogan model config (missing 'format': 'infogan-model')")
+        if cfg.get("format_version", 0) > MODEL_FORMAT_VERSION:
+            raise CheckpointError(f"model format version {cfg['format_version']} is newer than this infogan understands")
+        keys = ("latent", "arch", "channels", "image_size", "width", "dataset")
+        try:
+            return cls(**{k: cfg[k] for k in keys if k in cfg})
+        except SpecError as e:
+            raise CheckpointError(f"model config has a bad latent spec: {e}") from None
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "InfoGAN":
+        """Load a model folder (config.json + model.safetensors), or a run folder's model/."""
+        d = resolve_model_dir(directory)
+        try:
+            cfg = json.loads((d / "config.json").read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"cannot read {d / 'config.json'}: {e}") from None
+        model = cls.from_config(cfg)
+        try:
+            state = load_file(str(d / "model.safetensors"))
+        except Exception as e:  # safetensors raises its own error types on corrupt files
+            raise CheckpointError(f"cannot read {d / 'model.safetensors'}: {e}") from None
+        load_state(model, state, str(d))
+        return model.to(device).eval()
+
+
+def load_state(module: nn.Module, state: dict, where: str) -> None:
+    """load_state_dict with a one-line CheckpointError on any key or shape mismatch."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    bad = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or extra or bad:
+        what = (f"missing {missing[0]}" if missing else f"unexpected {extra[0]}" if extra
+                else f"{bad[0]} has shape {tuple(state[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}")
+        raise CheckpointError(f"{where} does not match this model ({what})")
+    module.load_state_dict(state)
+
+
+def resolve_model_dir(directory: str | Path) -> Path:
+    d = Path(directory)
+    if (d / "model" / "config.json").exists():
+        d = d / "model"
+    if not (d / "config.json").exists():
+        raise CheckpointError(f"{directory} is not a model folder (no config.json; expected a run folder or its model/)")
+    return d
+
+
+def to_model_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] or float [0, 1] -> float [-1, 1], the range D sees during training."""
+    if images.dtype == torch.uint8:
+        return images.float().div_(127.5).sub_(1.0)
+    return images.float() * 2 - 1

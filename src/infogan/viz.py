@@ -1,0 +1,142 @@
+"""Pictures: sample grids, per-code traversals, training GIFs and loss/MI plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from .latent import LatentSpec
+
+
+def grid_tensor(images: torch.Tensor, nrow: int, pad: int = 2) -> torch.Tensor:
+    """images (N, C, H, W) in [0, 1] -> one (C, H', W') grid, nrow images per row."""
+    return make_grid(images.clamp(0, 1), nrow=nrow, padding=pad, pad_value=1.0)
+
+
+def to_pil(images: torch.Tensor, nrow: int, pad: int = 2) -> Image.Image:
+    grid = grid_tensor(images, nrow, pad)
+    arr = (grid * 255).round().byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(arr[:, :, 0] if images.shape[1] == 1 else arr)
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int, scale: int = 2) -> Path:
+    img = to_pil(images, nrow)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def fixed_noise(spec: LatentSpec, n: int, seed: int) -> torch.Tensor:
+    return spec.sample_noise(n, generator=torch.Generator().manual_seed(seed))
+
+
+def category_grid(model, code: str | None = None, columns: int = 10, seed: int = 1234,
+                  fixed: dict | None = None) -> tuple[torch.Tensor, int]:
+    """The paper's categorical picture: one row per class of `code`, the same z in each column.
+
+    Other codes are held at 0 (continuous) or class 0 (other categorical), or at `fixed`.
+    Returns (images, nrow). Without a categorical code: a random grid.
+    """
+    spec = model.spec
+    cats = spec.categorical
+    if code is None and not cats:
+        n = columns * columns
+        return model.generate(n, seed=seed), columns
+    c = spec.code(code) if code else cats[0]
+    rows = c.size
+    z = fixed_noise(spec, columns, seed).repeat(rows, 1)  # (rows * columns, noise)
+    codes = {o.name: 0 for o in spec.codes if o.name != c.name}
+    codes.update(fixed or {})
+    codes[c.name] = torch.arange(rows).repeat_interleave(columns)
+    return model.generate(rows * columns, codes=codes, z=z), columns
+
+
+def continuous_traversal(model, code: str, values: torch.Tensor, rows: int = 10, seed: int = 1234,
+                         fixed: dict | None = None) -> tuple[torch.Tensor, int]:
+    """The paper's Figure 2: columns sweep `code` over `values`, each row keeps its z.
+
+    With a categorical code, row i uses class i % k so every class appears.
+    """
+    spec = model.spec
+    c = spec.code(code)
+    cols = len(values)
+    z = fixed_noise(spec, rows, seed).repeat_interleave(cols, 0)
+    codes = {o.name: 0 for o in spec.codes if o.name != c.name}
+    cats = spec.categorical
+    if cats and c.kind != "cat":
+        codes[cats[0].name] = (torch.arange(rows) % cats[0].size).repeat_interleave(cols)
+    codes.update(fixed or {})
+    codes[c.name] = values.float().repeat(rows)
+    return model.generate(rows * cols, codes=codes, z=z), cols
+
+
+def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 300) -> Path | None:
+    if not frames:
+        return None
+    images = [Image.open(f).convert("L" if Image.open(f).mode == "L" else "RGB") for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+    return Path(path)
+
+
+def plot_stats(stats_path: Path, out: Path, spec: LatentSpec) -> Path | None:
+    """losses.png: D/G losses (left) and each code's MI lower bound against its H(c) (right)."""
+    rows = [json.loads(line) for line in Path(stats_path).read_text().splitlines() if line.strip()]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for key in ("loss_D", "loss_G", "loss_info"):
+        ax1.plot(steps, [r[key] for r in rows], label=key)
+    ax1.set_xlabel("step")
+    ax1.set_title("losses")
+    ax1.legend()
+    for i, code in enumerate(spec.codes):
+        line = ax2.plot(steps, [r[f"mi/{code.name}"] for r in rows], label=f"{code.name} ({code.kind})")[0]
+        ax2.axhline(code.entropy, ls="--", lw=0.8, color=line.get_color())
+    ax2.set_xlabel("step")
+    ax2.set_title("MI lower bound H(c) - E[-log Q(c|x)] (nats); dashed: H(c)")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)
+
+
+def save_confusion(matrix, path: Path, class_names, title: str) -> Path:
+    """A confusion matrix (true class rows x matched code columns) as a PNG heat map."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    ax.imshow(matrix, cmap="Blues")
+    k = len(matrix)
+    for i in range(k):
+        for j in range(len(matrix[i])):
+            v = int(matrix[i][j])
+            if v:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                        color="white" if v > max(map(max, matrix)) / 2 else "black")
+    ax.set_xticks(range(len(matrix[0])))
+    ax.set_yticks(range(k))
+    ax.set_yticklabels(class_names, fontsize=7)
+    ax.set_xlabel("code class (matched)")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
