@@ -29,6 +29,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: int | None = None  # CPU threads; default: torch's choice (one per core)
+    adam: str = "fused"  # fused | foreach | loop: the same Adam update, different kernels
     # bookkeeping
     outdir: str = "runs"
     data_dir: str | None = None
@@ -84,6 +85,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.lambda_cat >= 0 and cfg.lambda_cont >= 0, "lambdas must be >= 0"),
         (cfg.width > 0, "--width must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
+        (cfg.adam in ("fused", "foreach", "loop"), f"--adam must be fused, foreach or loop, not {cfg.adam!r}"),
         (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"), f"unknown device {cfg.device!r}"),
     ]
     for ok, msg in checks:

@@ -10,10 +10,47 @@ tests use width=1/8. Images are in [-1, 1] (tanh output), not the paper's sigmoi
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 LEAK = 0.1  # the paper's lReLU leak (the official code's default is 0.01; we follow the paper)
+
+
+class SplitBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm that, inside `split_batches(net, k)`, normalises each of k equal chunks of
+    the batch with its own statistics (running stats updated chunk by chunk, in order).
+
+    D's phase runs real and fake images through the trunk as one batch for speed (one
+    weight gradient per layer instead of two to add up); with k=2 it computes exactly what
+    two separate passes D(x_real), D(x_fake) compute, as the paper's training does.
+    """
+
+    splits = 1
+
+    def forward(self, x):
+        if self.splits > 1 and self.training:
+            return torch.cat([_BatchNorm.forward(self, c) for c in x.chunk(self.splits)])
+        return _BatchNorm.forward(self, x)
+
+
+class SplitBatchNorm2d(nn.BatchNorm2d):
+    splits = 1
+    forward = SplitBatchNorm1d.forward
+
+
+@contextlib.contextmanager
+def split_batches(net: nn.Module, k: int):
+    bns = [m for m in net.modules() if isinstance(m, (SplitBatchNorm1d, SplitBatchNorm2d))]
+    for m in bns:
+        m.splits = k
+    try:
+        yield
+    finally:
+        for m in bns:
+            m.splits = 1
 
 
 def _w(n: int, width: float) -> int:
@@ -47,9 +84,9 @@ class Discriminator(nn.Module):
         c1, c2, fc, q = _w(64, width), _w(128, width), _w(1024, width), _w(128, width)
         self.trunk = nn.Sequential(
             nn.Conv2d(channels, c1, 4, 2, 1), nn.LeakyReLU(LEAK, inplace=True),  # (B, 64, 14, 14)
-            nn.Conv2d(c1, c2, 4, 2, 1, bias=False), nn.BatchNorm2d(c2), nn.LeakyReLU(LEAK, inplace=True),  # (B, 128, 7, 7)
+            nn.Conv2d(c1, c2, 4, 2, 1, bias=False), SplitBatchNorm2d(c2), nn.LeakyReLU(LEAK, inplace=True),  # (B, 128, 7, 7)
             nn.Flatten(),
-            nn.Linear(c2 * 7 * 7, fc, bias=False), nn.BatchNorm1d(fc), nn.LeakyReLU(LEAK, inplace=True),  # (B, 1024)
+            nn.Linear(c2 * 7 * 7, fc, bias=False), SplitBatchNorm1d(fc), nn.LeakyReLU(LEAK, inplace=True),  # (B, 1024)
         )
         self.d_head = nn.Linear(fc, 1)
         self.q_head = nn.Sequential(
@@ -57,9 +94,10 @@ class Discriminator(nn.Module):
             nn.Linear(q, max(q_dim, 1)),
         )
 
-    def forward(self, x: torch.Tensor):
-        h = self.trunk(x)
-        return self.d_head(h).squeeze(1), self.q_head(h)
+    def forward(self, x: torch.Tensor, q_from: int = 0):
+        """(real/fake logits (B,), Q's output (B - q_from, q_dim)): Q reads rows q_from: only."""
+        h = self.trunk(x)  # (B, 1024)
+        return self.d_head(h).squeeze(1), self.q_head(h[q_from:])
 
 
 def init_weights(module: nn.Module) -> None:
