@@ -1,0 +1,100 @@
+"""End to end through the `infogan` command line, on fabricated MNIST-format data."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from safetensors.torch import load_file
+
+from infogan.cli import main
+
+TINY = ["--preset", "tiny", "--no-progress"]
+
+
+def train(fake_mnist, outdir, *extra):
+    return main(["train", *TINY, "--data-dir", str(fake_mnist), "--outdir", str(outdir), *extra])
+
+
+def test_train_writes_the_whole_run_folder(fake_mnist, tmp_path, capsys):
+    assert train(fake_mnist, tmp_path / "runs", "--max-steps", "8", "--sample-every", "4") == 0
+    run = tmp_path / "runs" / "00000-tiny"
+    for name in ["config.json", "stats.jsonl", "samples.png", "training.gif", "losses.png", "metrics.json",
+                 "confusion-c1.png", "traverse-c2.png", "model/config.json", "model/model.safetensors"]:
+        assert (run / name).is_file(), name
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000004.png", "step-0000008.png"]
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4, 6, 8]
+    assert {"loss_D", "loss_G", "loss_info", "mi/c1", "mi/c2", "mi/c3"} <= set(rows[0])
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["preset"] == "tiny" and cfg["max_steps"] == 8 and cfg["lr_g"] == 1e-3
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0 <= metrics["categorical"]["c1"]["accuracy"] <= 1
+    assert "accuracy" in capsys.readouterr().out
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["checkpoint-000008"] or \
+        (run / "checkpoints" / "checkpoint-000008").is_dir()
+
+
+def test_resume_latest_ends_with_the_same_weights(fake_mnist, tmp_path):
+    assert train(fake_mnist, tmp_path / "a", "--max-steps", "10", "--no-eval") == 0
+    assert train(fake_mnist, tmp_path / "b", "--max-steps", "6", "--no-eval") == 0  # "interrupted" at 6
+    assert main(["train", "--resume", "latest", "--outdir", str(tmp_path / "b"), "--max-steps", "10",
+                 "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]) == 0
+    a = load_file(str(tmp_path / "a" / "00000-tiny" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "00000-tiny" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] == b[k]).all(), k
+    steps = [json.loads(x)["step"] for x in (tmp_path / "b" / "00000-tiny" / "stats.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6, 8, 10]
+
+
+def test_resume_refuses_to_change_the_model(fake_mnist, tmp_path, capsys):
+    assert train(fake_mnist, tmp_path / "r", "--max-steps", "4", "--no-eval") == 0
+    code = main(["train", "--resume", "latest", "--outdir", str(tmp_path / "r"), "--latent", "z8,cat5"])
+    assert code == 2
+    assert "cannot change --latent" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--preset", "nope"], "unknown preset 'nope'"),
+    (["train", "--latent", "z62,cat"], "malformed latent spec token 'cat'"),
+    (["train", "--batch-size", "1"], "--batch-size must be >= 2"),
+    (["train", "--resume", "latest", "--outdir", "/nonexistent-dir"], "no run with a checkpoint"),
+    (["evaluate", "/nonexistent-model"], "not a model folder"),
+    (["data", "fetch", "imagenet"], "unknown dataset 'imagenet'"),
+])
+def test_bad_input_is_one_line_not_a_traceback(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_dry_run_prints_resolved_config(capsys):
+    assert main(["train", "--preset", "mnist", "--epochs", "3", "--lr-d", "0.001", "--dry-run"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["epochs"] == 3 and cfg["lr_d"] == 0.001 and cfg["latent"] == "z62,cat10,cont2"
+
+
+def test_evaluate_json_on_a_run_folder(fake_mnist, tmp_path, capsys):
+    assert train(fake_mnist, tmp_path / "runs", "--max-steps", "4", "--no-eval") == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "runs" / "00000-tiny"), "--json", "--data-dir", str(fake_mnist),
+                 "--samples", "200"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == "test" and result["n_images"] == 80
+    assert set(result["information"]) == {"c1", "c2", "c3"}
+
+
+def test_presets_and_data_list(capsys, data_cache):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist" in out and "z62,cat10@1" in out
+    assert main(["data", "list"]) == 0
+    assert "fashion-mnist" in capsys.readouterr().out
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "infogan", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("infogan ")

@@ -1,0 +1,49 @@
+import math
+
+import numpy as np
+import torch
+
+from infogan import InfoGAN
+from infogan.metrics import cluster_scores, evaluate_model, mi_lower_bounds
+
+
+def test_a_permuted_perfect_predictor_scores_one():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 1000)
+    perm = rng.permutation(10)
+    r = cluster_scores(perm[labels], labels, 10)
+    assert r["accuracy"] == 1.0 and abs(r["nmi"] - 1) < 1e-9 and abs(r["ari"] - 1) < 1e-9
+    assert np.trace(np.array(r["confusion"])) == 1000
+    assert all(perm[int(t)] == int(p) for p, t in r["match"].items())
+
+
+def test_a_random_predictor_scores_near_chance():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, 20000)
+    r = cluster_scores(rng.integers(0, 10, 20000), labels, 10)
+    assert 0.09 < r["accuracy"] < 0.13 and r["nmi"] < 0.01 and abs(r["ari"]) < 0.01
+
+
+def test_known_partial_accuracy():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    pred = np.array([1, 1, 0, 0, 0, 0])  # best match 1->0, 0->1: 2 + 3 correct
+    assert abs(cluster_scores(pred, labels, 2)["accuracy"] - 5 / 6) < 1e-12
+
+
+def test_mi_bounds_of_an_untrained_q_are_below_entropy():
+    torch.manual_seed(0)
+    m = InfoGAN("z8,cat10,cont2", width=0.125)
+    bounds = mi_lower_bounds(m, n=500, batch_size=250)
+    assert bounds["c1"]["mi_lower_bound"] <= math.log(10)
+    assert abs(bounds["c1"]["entropy"] - math.log(10)) < 1e-9
+    assert -1 <= bounds["c2"]["correlation"] <= 1
+
+
+def test_evaluate_model_reports_every_code():
+    torch.manual_seed(0)
+    m = InfoGAN("z8,cat10,cont2", width=0.125)
+    imgs = torch.randint(0, 256, (200, 1, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (200,))
+    r = evaluate_model(m, imgs, labels, n_samples=200)
+    assert set(r["categorical"]) == {"c1"} and set(r["information"]) == {"c1", "c2", "c3"}
+    assert 0 <= r["categorical"]["c1"]["accuracy"] <= 1
