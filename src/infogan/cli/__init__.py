@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import InfoGANError
-from . import data, evaluate, presets, train
+from . import data, evaluate, export, presets, sample, train, traverse
 
-COMMANDS = [train, evaluate, data, presets]
+COMMANDS = [train, evaluate, sample, traverse, export, data, presets]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,56 @@
+"""Argument helpers shared by the subcommands that read a trained model."""
+
+from __future__ import annotations
+
+from ..errors import SpecError
+from ..model import InfoGAN
+
+
+def load_model(path: str) -> InfoGAN:
+    return InfoGAN.from_pretrained(path)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-9' or '1,5,7' (or a mix: '0-3,10') -> list of seeds."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            if "-" in part.strip()[1:]:
+                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
+                seeds.extend(range(int(a), int(b) + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise SpecError(f"bad seed list {text!r} (expected e.g. 0-9 or 1,5,7)") from None
+    if not seeds or len(seeds) > 1000:
+        raise SpecError(f"seed list {text!r} must give 1 to 1000 seeds")
+    return seeds
+
+
+def parse_range(text: str) -> tuple[float, float, int]:
+    """'-2:2:9' -> (start, stop, count)."""
+    try:
+        a, b, n = text.split(":")
+        start, stop, count = float(a), float(b), int(n)
+    except ValueError:
+        raise SpecError(f"bad range {text!r} (expected START:STOP:COUNT, e.g. -2:2:9)") from None
+    if not 2 <= count <= 100:
+        raise SpecError(f"range {text!r}: COUNT must be 2..100")
+    return start, stop, count
+
+
+def parse_codes(model: InfoGAN, pairs: list[str] | None) -> dict:
+    """['c1=3', 'c2=0.5'] -> {'c1': 3, 'c2': 0.5}, checked against the model's spec."""
+    codes = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SpecError(f"--code {pair!r}: expected NAME=VALUE, e.g. c1=3 or c2=0.5")
+        code = model.spec.code(name.strip())
+        try:
+            codes[code.name] = int(value) if code.kind == "cat" else float(value)
+        except ValueError:
+            kind = "a class index" if code.kind == "cat" else "a number"
+            raise SpecError(f"--code {pair!r}: {code.name} takes {kind}") from None
+    model.spec.check_values(codes)
+    return codes

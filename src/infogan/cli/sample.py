@@ -1,0 +1,33 @@
+"""`infogan sample MODEL --n 64 [--code c1=3] --out FILE.png`: a grid of samples."""
+
+from __future__ import annotations
+
+import math
+
+from .. import viz
+from ._common import load_model, parse_codes
+
+MAX_SAMPLES = 10000
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("sample", help="write a grid of generated images")
+    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("--n", type=int, default=64, help="how many images (default 64)")
+    p.add_argument("--code", action="append", metavar="NAME=VALUE", help="fix a code, e.g. c1=3 or c2=0.5 (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nrow", type=int, help="images per row (default: square)")
+    p.add_argument("--out", default="samples.png")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..errors import SpecError
+
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise SpecError(f"--n must be 1..{MAX_SAMPLES}")
+    model = load_model(args.model)
+    images = model.generate(args.n, codes=parse_codes(model, args.code), seed=args.seed)
+    nrow = args.nrow or math.ceil(math.sqrt(args.n))
+    print(viz.save_grid(images, args.out, nrow))
+    return 0
