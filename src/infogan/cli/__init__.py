@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import InfoGANError
-from . import data, evaluate, export, presets, sample, train, traverse
+from . import data, evaluate, export, presets, sample, serve, train, traverse
 
-COMMANDS = [train, evaluate, sample, traverse, export, data, presets]
+COMMANDS = [train, evaluate, sample, traverse, serve, export, data, presets]
 
 
 def build_parser() -> argparse.ArgumentParser:
