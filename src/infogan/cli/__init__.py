@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import InfoGANError
-from . import data, evaluate, export, presets, sample, serve, train, traverse
+from . import baseline, bench, data, evaluate, export, presets, sample, serve, sweep, train, traverse
 
-COMMANDS = [train, evaluate, sample, traverse, serve, export, data, presets]
+COMMANDS = [train, evaluate, sweep, baseline, sample, traverse, serve, export, bench, data, presets]
 
 
 def build_parser() -> argparse.ArgumentParser:

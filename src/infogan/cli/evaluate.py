@@ -16,17 +16,25 @@ def add_parser(sub) -> None:
     p.add_argument("--data-dir", help="look for the dataset's files here first")
     p.add_argument("--samples", type=int, default=10000, help="generated samples for the MI bounds")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--no-quality", dest="quality", action="store_false",
+                   help="skip the Frechet distance / classifier score (saves training the feature classifier once)")
     p.set_defaults(run=run)
 
 
 def evaluate_and_report(model: InfoGAN, out_dir: Path, dataset: str, data_dir, split: str,
-                        as_json: bool, n_samples: int = 10000) -> dict:
+                        as_json: bool, n_samples: int = 10000, quality: bool = True) -> dict:
     """Evaluate, write metrics.json and confusion PNGs into out_dir, print a table or JSON."""
     from ..metrics import evaluate_model
+    from ..metrics.quality import get_classifier
     from ..viz import save_confusion
 
     images, labels = data.load(dataset, split, data_dir)
-    result = {"dataset": dataset, "split": split, **evaluate_model(model, images, labels, n_samples)}
+    classifier = None
+    if quality:
+        train_images, train_labels = data.load(dataset, "train", data_dir) if split != "train" else (images, labels)
+        classifier = get_classifier(dataset, train_images, train_labels)
+    result = {"dataset": dataset, "split": split,
+              **evaluate_model(model, images, labels, n_samples, classifier=classifier)}
     out_dir = Path(out_dir)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     names = data.get(dataset).classes
@@ -51,6 +59,11 @@ def format_table(result: dict) -> str:
         r2 = f"{info['r2']:.3f}" if "r2" in info else "-"
         lines.append(f"{name:<8}{acc:>10}{nmi:>8}{ari:>8}{info['mi_lower_bound']:>10.3f}"
                      f"{info['entropy']:>8.3f}{info['fraction']:>7.2f}{r2:>7}")
+    if "quality" in result:
+        q = result["quality"]
+        lines.append(f"samples: Frechet distance {q['frechet_distance']:.2f}, classifier score "
+                     f"{q['classifier_score']:.2f} (real images: {q['classifier_score_real']:.2f}; "
+                     f"classifier accuracy {q['classifier_accuracy']:.4f})")
     return "\n".join(lines)
 
 
@@ -58,5 +71,6 @@ def run(args) -> int:
     model_dir = resolve_model_dir(args.model)
     model = InfoGAN.from_pretrained(model_dir)
     out_dir = model_dir.parent if model_dir.name == "model" else model_dir
-    evaluate_and_report(model, out_dir, model.config["dataset"], args.data_dir, args.split, args.json, args.samples)
+    evaluate_and_report(model, out_dir, model.config["dataset"], args.data_dir, args.split, args.json, args.samples,
+                        args.quality)
     return 0

@@ -86,10 +86,16 @@ def run(args) -> int:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0
 
-    images, _ = data.load(cfg.dataset, "train", cfg.data_dir)
     if not args.resume:
         run_dir = next_run_dir(Path(cfg.outdir), cfg.preset)
-        run_dir.mkdir(parents=True)
+    train_and_evaluate(cfg, run_dir, resume_ckpt, progress=not args.no_progress)
+    return 0
+
+
+def train_and_evaluate(cfg: TrainConfig, run_dir: Path, resume_ckpt: Path | None = None, progress: bool = True):
+    """Train cfg into run_dir (continuing from resume_ckpt), save the model, evaluate it."""
+    images, _ = data.load(cfg.dataset, "train", cfg.data_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps({"infogan_version": __version__, **cfg.to_dict()}, indent=2) + "\n")
     print(f"infogan: run folder {run_dir}" + (f" (resuming from {resume_ckpt.name})" if resume_ckpt else ""))
 
@@ -99,10 +105,20 @@ def run(args) -> int:
         trainer = Trainer(cfg, run_dir, images, resume_from=resume_ckpt)
     except ValueError as e:
         raise InfoGANError(str(e)) from None
-    model = trainer.run(progress=not args.no_progress)
+    model = trainer.run(progress=progress)
     print(f"infogan: model saved to {run_dir / 'model'}")
     if cfg.evaluate:
         from .evaluate import evaluate_and_report
 
         evaluate_and_report(model, run_dir, cfg.dataset, cfg.data_dir, "test", as_json=False)
-    return 0
+    return model
+
+
+def main_train(preset: str, overrides: dict, run_dir: Path, progress: bool = True):
+    """Train a preset into a fixed run folder, resuming it when it holds a checkpoint (sweeps)."""
+    ckpts = checkpoint.list_checkpoints(run_dir)
+    if ckpts:
+        saved = checkpoint.read_meta(ckpts[-1])["train_config"]
+        cfg = TrainConfig.from_dict({**saved, **{k: v for k, v in overrides.items() if v is not None}})
+        return train_and_evaluate(cfg, run_dir, ckpts[-1], progress)
+    return train_and_evaluate(resolve(preset, overrides), run_dir, None, progress)

@@ -1,0 +1,158 @@
+"""`infogan bench`: images/s of the real training step against the textbook loop, same run.
+
+Both loops train the same networks on the same synthetic uint8 images (speed does not depend
+on what the digits look like). Repeats alternate between the two so that drift in the
+machine's speed hits both alike; each figure is the median over repeats, after warm-up.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from ..config import resolve
+from ..errors import InfoGANError
+
+REFERENCE = Path(__file__).resolve().parents[3] / "benchmarks" / "reference_loop.py"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="time the training step against the textbook loop")
+    p.add_argument("--preset", default="mnist")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=20, help="steps per timed repeat (default 20)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--scaling", default="32,64,128,256,512", help="batch sizes for the scaling table ('' to skip)")
+    p.add_argument("--no-reference", action="store_true", help="skip the textbook loop")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time_steps(step, n: int, device) -> float:
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(n):
+        step()
+    _sync(device)
+    return (time.perf_counter() - t) / n
+
+
+class OurLoop:
+    """The trainer's own step (train_step + BatchSampler) with the preset's settings."""
+
+    def __init__(self, cfg, images, device):
+        from ..trainer import BatchSampler, build_model, make_optimizers
+
+        self.model = build_model(cfg).to(device).train()
+        self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
+        self.sampler = BatchSampler(images, cfg.batch_size, 0, device)
+        self.gen = torch.Generator(device=device).manual_seed(0)
+        self.device, self.B, self.i = device, cfg.batch_size, 0
+
+    def step(self):
+        from ..trainer import train_step
+
+        x = self.sampler.batch(self.i)
+        z, codes = self.model.spec.sample(self.B, generator=self.gen, device=self.device)
+        self.i += 1
+        return train_step(self.model, self.opt_d, self.opt_g, x, z, codes)
+
+
+def load_reference():
+    if not REFERENCE.is_file():
+        raise InfoGANError(f"the reference loop {REFERENCE} is missing (run bench from a source checkout)")
+    spec = importlib.util.spec_from_file_location("infogan_reference_loop", REFERENCE)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def flops_per_image(loop) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        loop.step()
+    return counter.get_total_flops() / loop.B
+
+
+def matmul_peak(device, n: int = 2048, repeats: int = 5) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(2):
+        a @ b
+    times = [_time_steps(lambda: a @ b, 5, device) for _ in range(repeats)]
+    return 2 * n**3 / statistics.median(times)
+
+
+def peak_memory_mb(device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process high-water mark
+
+
+def run(args) -> int:
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InfoGANError("--device cuda: no CUDA device is available")
+    cfg = resolve(args.preset, {"batch_size": args.batch_size})
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (8192, 1, 28, 28), dtype=torch.uint8, generator=g)
+    ours = OurLoop(cfg, images, device)
+    loops = {"ours": ours}
+    if not args.no_reference:
+        if device.type != "cpu":
+            raise InfoGANError("the textbook reference runs on the CPU only; add --no-reference for --device cuda")
+        loops["reference"] = load_reference().ReferenceInfoGAN(images, args.batch_size)
+    for loop in loops.values():  # warm-up: allocator, kernels, first-step Adam state
+        _time_steps(loop.step, 5, device)
+    times = {k: [] for k in loops}
+    for _ in range(args.repeats):
+        for k, loop in loops.items():
+            times[k].append(_time_steps(loop.step, args.steps, device))
+    step_s = {k: statistics.median(v) for k, v in times.items()}
+    flops = flops_per_image(ours)
+    peak = matmul_peak(device)
+    ips = args.batch_size / step_s["ours"]
+    result = {
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "threads": torch.get_num_threads(), "preset": args.preset, "batch_size": args.batch_size,
+        "images_per_second": round(ips, 1),
+        "reference_images_per_second": round(args.batch_size / step_s["reference"], 1) if "reference" in step_s else None,
+        "speedup": round(step_s["reference"] / step_s["ours"], 3) if "reference" in step_s else None,
+        "spread": {k: [round(args.batch_size / t, 1) for t in v] for k, v in times.items()},
+        "flops_per_image": round(flops), "achieved_flops": round(flops * ips),
+        "matmul_peak_flops": round(peak), "mfu": round(flops * ips / peak, 3),
+        "peak_memory_mb": round(peak_memory_mb(device), 1),
+    }
+    scaling = []
+    for b in [int(x) for x in args.scaling.split(",") if x.strip()]:
+        loop = OurLoop(resolve(args.preset, {"batch_size": b}), images, device)
+        _time_steps(loop.step, 3, device)
+        t = statistics.median(_time_steps(loop.step, max(3, args.steps * 64 // b), device) for _ in range(3))
+        scaling.append({"batch_size": b, "step_ms": round(t * 1000, 2), "images_per_second": round(b / t, 1),
+                        "ms_per_image": round(t * 1000 / b, 4), "peak_memory_mb": round(peak_memory_mb(device), 1)})
+    result["scaling"] = scaling
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"device {result['device']} ({result['threads']} threads), preset {args.preset}, batch {args.batch_size}")
+        print(f"  infogan step      {result['images_per_second']:>9.1f} images/s")
+        if result["speedup"]:
+            print(f"  textbook loop     {result['reference_images_per_second']:>9.1f} images/s   speedup x{result['speedup']}")
+        print(f"  {flops / 1e9:.3f} GFLOP/image, {flops * ips / 1e9:.1f} GFLOP/s = {result['mfu']:.0%} of a "
+              f"{peak / 1e9:.0f} GFLOP/s matmul")
+        for row in scaling:
+            print(f"  batch {row['batch_size']:>4}: {row['step_ms']:>8.1f} ms/step {row['images_per_second']:>8.1f} images/s "
+                  f"{row['ms_per_image']:.3f} ms/image, peak {row['peak_memory_mb']:.0f} MB")
+    return 0

@@ -1,0 +1,63 @@
+"""Sample-quality metrics, the supervised baseline and multi-seed sweeps, on fabricated data."""
+
+import json
+
+import numpy as np
+import torch
+
+from infogan import InfoGAN, data
+from infogan.cli import main
+from infogan.metrics.quality import classifier_score, frechet_distance, get_classifier, sample_quality
+
+
+def test_frechet_distance_known_cases():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5000, 4))
+    assert frechet_distance(a, a) < 1e-6
+    b = a + np.array([3.0, 0, 0, 0])  # mean shift of 3: distance 9
+    assert abs(frechet_distance(a, b) - 9.0) < 1e-6
+
+
+def test_classifier_score_bounds():
+    assert abs(classifier_score(np.eye(10)[np.arange(1000) % 10]) - 10) < 1e-6  # confident and diverse
+    assert abs(classifier_score(np.full((100, 10), 0.1)) - 1) < 1e-6  # uninformative
+    assert abs(classifier_score(np.eye(10)[np.zeros(100, dtype=int)]) - 1) < 1e-6  # one class only
+
+
+def test_classifier_is_trained_once_and_cached(fake_mnist, data_cache):
+    x, y = data.load("mnist", "train", fake_mnist)
+    a = get_classifier("mnist", x, y)
+    files = list((data_cache / "classifiers").iterdir())
+    assert len(files) == 1
+    b = get_classifier("mnist", x, y)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    xt, yt = data.load("mnist", "test", fake_mnist)
+    q = sample_quality(InfoGAN("z8,cat10,cont2", width=0.125), a, xt, n=200)
+    assert q["frechet_distance"] > 0 and 1 <= q["classifier_score"] <= 10
+
+
+def test_baseline_learns_the_fabricated_classes(fake_mnist, capsys):
+    assert main(["baseline", "--preset", "tiny", "--epochs", "20", "--batch-size", "32", "--data-dir", str(fake_mnist),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["test_accuracy"] > 0.5  # the bar position is the class: easy with labels
+
+
+def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
+                 "--out", str(out), "--no-progress"]) == 0
+    result = json.loads((out / "sweep.json").read_text())
+    assert [r["seed"] for r in result["seeds"]] == [0, 1]
+    s = result["summary"]["accuracy"]
+    accs = [r["accuracy"] for r in result["seeds"]]
+    assert s["min"] == min(accs) and s["max"] == max(accs) and abs(s["mean"] - sum(accs) / 2) < 1e-12
+    md = (out / "sweep.md").read_text()
+    assert "| **median** |" in md and "infogan sweep --preset tiny --seeds 0-1" in md
+    assert (out / "grids.png").is_file()
+    # a second call reuses the finished runs instead of training again
+    before = (out / "tiny-seed0" / "metrics.json").stat().st_mtime
+    assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
+                 "--out", str(out), "--no-progress"]) == 0
+    assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before
