@@ -26,7 +26,7 @@ def test_sample_grid_with_fixed_codes(model_dir, tmp_path):
 def test_traverse_writes_paper_style_grids_and_gifs(model_dir, tmp_path):
     out = tmp_path / "t"
     assert main(["traverse", str(model_dir), "--seeds", "0-4", "--range=-2:2:7", "--out", str(out), "--gif"]) == 0
-    assert Image.open(out / "traverse-c1.png").size == (2 * (10 * 30 + 2), 2 * (5 * 30 + 2))  # 10 classes x 5 seeds
+    assert Image.open(out / "traverse-c1.png").size == (2 * (5 * 30 + 2), 2 * (10 * 30 + 2))  # 5 seeds x 10 classes
     assert Image.open(out / "traverse-c2.png").size == (2 * (7 * 30 + 2), 2 * (5 * 30 + 2))  # 7 values x 5 seeds
     gif = Image.open(out / "traverse-c2.gif")
     assert gif.n_frames >= 7

@@ -37,44 +37,50 @@ def fixed_noise(spec: LatentSpec, n: int, seed: int) -> torch.Tensor:
     return spec.sample_noise(n, generator=torch.Generator().manual_seed(seed))
 
 
-def category_grid(model, code: str | None = None, columns: int = 10, seed: int = 1234,
-                  fixed: dict | None = None) -> tuple[torch.Tensor, int]:
-    """The paper's categorical picture: one row per class of `code`, the same z in each column.
+def noise_for_seeds(spec: LatentSpec, seeds: list[int]) -> torch.Tensor:
+    """One noise vector per seed: (len(seeds), noise); seed s always gives the same z."""
+    return torch.cat([fixed_noise(spec, 1, s) for s in seeds])
 
-    Other codes are held at 0 (continuous) or class 0 (other categorical), or at `fixed`.
-    Returns (images, nrow). Without a categorical code: a random grid.
+
+def category_grid(model, code: str | None = None, z: torch.Tensor | None = None, seed: int = 1234,
+                  fixed: dict | None = None) -> tuple[torch.Tensor, int]:
+    """The paper's categorical picture: one row per class of `code`, one z per column.
+
+    z (columns, noise) defaults to 10 vectors drawn from `seed`. Other codes are held at 0
+    (continuous) or class 0 (other categorical), or at `fixed`. Returns (images, nrow).
+    Without a categorical code: a random 10 x 10 grid.
     """
     spec = model.spec
     cats = spec.categorical
+    z = fixed_noise(spec, 10, seed) if z is None else z
+    columns = len(z)
     if code is None and not cats:
-        n = columns * columns
-        return model.generate(n, seed=seed), columns
+        return model.generate(columns * columns, seed=seed), columns
     c = spec.code(code) if code else cats[0]
-    rows = c.size
-    z = fixed_noise(spec, columns, seed).repeat(rows, 1)  # (rows * columns, noise)
     codes = {o.name: 0 for o in spec.codes if o.name != c.name}
     codes.update(fixed or {})
-    codes[c.name] = torch.arange(rows).repeat_interleave(columns)
-    return model.generate(rows * columns, codes=codes, z=z), columns
+    codes[c.name] = torch.arange(c.size).repeat_interleave(columns)
+    return model.generate(c.size * columns, codes=codes, z=z.repeat(c.size, 1)), columns
 
 
-def continuous_traversal(model, code: str, values: torch.Tensor, rows: int = 10, seed: int = 1234,
-                         fixed: dict | None = None) -> tuple[torch.Tensor, int]:
+def continuous_traversal(model, code: str, values: torch.Tensor, z: torch.Tensor | None = None,
+                         seed: int = 1234, fixed: dict | None = None) -> tuple[torch.Tensor, int]:
     """The paper's Figure 2: columns sweep `code` over `values`, each row keeps its z.
 
-    With a categorical code, row i uses class i % k so every class appears.
+    z (rows, noise) defaults to 10 vectors drawn from `seed`. With a categorical code, row i
+    uses class i % k so every class appears (unless `fixed` sets it).
     """
     spec = model.spec
     c = spec.code(code)
-    cols = len(values)
-    z = fixed_noise(spec, rows, seed).repeat_interleave(cols, 0)
+    z = fixed_noise(spec, 10, seed) if z is None else z
+    rows, cols = len(z), len(values)
     codes = {o.name: 0 for o in spec.codes if o.name != c.name}
     cats = spec.categorical
     if cats and c.kind != "cat":
         codes[cats[0].name] = (torch.arange(rows) % cats[0].size).repeat_interleave(cols)
     codes.update(fixed or {})
     codes[c.name] = values.float().repeat(rows)
-    return model.generate(rows * cols, codes=codes, z=z), cols
+    return model.generate(rows * cols, codes=codes, z=z.repeat_interleave(cols, 0)), cols
 
 
 def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 300) -> Path | None:

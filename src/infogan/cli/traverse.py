@@ -30,20 +30,13 @@ def add_parser(sub) -> None:
     q.set_defaults(run=run_interpolate)
 
 
-def noise_for_seeds(spec, seeds: list[int]) -> torch.Tensor:
-    return torch.cat([spec.sample_noise(1, generator=torch.Generator().manual_seed(s)) for s in seeds])
-
-
 def traverse_code(model, name: str, seeds: list[int], values: torch.Tensor, fixed: dict):
-    """(images, nrow) with one row per seed: classes (cat) or values (cont) across columns."""
-    spec = model.spec
-    code = spec.code(name)
-    cols = torch.arange(code.size) if code.kind == "cat" else values
-    z = noise_for_seeds(spec, seeds).repeat_interleave(len(cols), 0)
-    codes = {c.name: 0 for c in spec.codes}
-    codes.update(fixed)
-    codes[name] = cols.repeat(len(seeds))
-    return model.generate(len(z), codes=codes, z=z), len(cols)
+    """(images, nrow): a categorical code gets one row per class and one column per seed
+    (the paper's Fig. 2a); a continuous one gets one row per seed and one column per value."""
+    z = viz.noise_for_seeds(model.spec, seeds)
+    if model.spec.code(name).kind == "cat":
+        return viz.category_grid(model, name, z=z, fixed=fixed)
+    return viz.continuous_traversal(model, name, values, z=z, fixed=fixed)
 
 
 def run(args) -> int:
@@ -59,11 +52,14 @@ def run(args) -> int:
         images, nrow = traverse_code(model, name, seeds, values, fixed)
         print(viz.save_grid(images, out / f"traverse-{name}.png", nrow))
         if args.gif:
-            # frame j: every seed's image at column j of the traversal
+            # a GIF frame per step of the sweep: every row's image at that step
+            rows = len(images) // nrow
+            steps, stride = (rows, 1) if model.spec.code(name).kind == "cat" else (nrow, None)
             frames = []
-            for j in range(nrow):
+            for j in range(steps):
+                pick = images[j * nrow : (j + 1) * nrow] if stride else images[j::nrow]
                 frame = out / f".frame-{name}-{j:03d}.png"
-                viz.save_grid(images[j::nrow], frame, min(len(seeds), 10), scale=3)
+                viz.save_grid(pick, frame, min(len(pick), 10), scale=3)
                 frames.append(frame)
             print(viz.save_gif(frames + frames[-2:0:-1], out / f"traverse-{name}.gif", 150))
             for f in frames:
