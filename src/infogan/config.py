@@ -13,8 +13,11 @@ class TrainConfig:
     preset: str = "mnist"
     dataset: str = "mnist"
     latent: str = "z62,cat10,cont2"  # see latent.py for the syntax
-    arch: str = "mnist"
+    arch: str = "mnist"  # mnist (28 px) | dcgan (32/64/128 px, the paper's SVHN/CelebA family)
     width: float = 1.0  # channel/unit multiplier of the paper's networks (tests use 1/8)
+    image_size: int = 28  # celeba/folder images are centre-cropped and resized to this
+    channels: int = 1  # folder images: 1 (grayscale) or 3 (colour)
+    bad_images: str = "skip"  # folder/celeba: skip unreadable images (named in the log) or stop: error
     # length: max_steps wins when given; otherwise epochs over the training set
     epochs: int = 5
     max_steps: int | None = None
@@ -53,14 +56,31 @@ PRESETS: dict[str, dict] = {
     "mnist": dict(dataset="mnist", latent="z62,cat10,cont2", epochs=5),
     "mnist-paper": dict(dataset="mnist", latent="z62:uniform,cat10,cont2:fixed", batch_size=128, epochs=12),
     "fashion-mnist": dict(dataset="fashion-mnist", latent="z62,cat10,cont2", epochs=5),
+    "svhn": dict(dataset="svhn", arch="dcgan", image_size=32, channels=3, latent="z124,cat10,cat10,cat10,cat10,cont4"),
+    "celeba": dict(dataset="celeba", arch="dcgan", image_size=32, channels=3, latent="z128,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10"),
+    "celeba-64": dict(dataset="celeba", arch="dcgan", image_size=64, channels=3, latent="z128,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10"),
+    "cifar10": dict(dataset="cifar10", arch="dcgan", image_size=32, channels=3, latent="z128,cat10,cont2"),
+    "folder": dict(dataset="folder", arch="dcgan", image_size=64, channels=3, latent=None),
+    "chairs": dict(dataset="folder", arch="dcgan", image_size=64, channels=1, latent="z128,cat20,cat20,cat20,cont1"),
+    "faces": dict(dataset="folder", arch="dcgan", image_size=32, channels=1, latent="z128,cont5"),
     "tiny": dict(dataset="mnist", latent="z8,cat10,cont2", width=0.125, epochs=1, log_every=2,
                  ckpt_every=4, batch_size=16),
 }
+
+# folder preset: richer codes for larger images (the paper's CelebA/chairs choices as a guide)
+FOLDER_LATENT = {32: "z128,cat10,cont2", 64: "z128,cat10,cat10,cont3", 128: "z128,cat10,cat10,cat10,cont4"}
 
 PRESET_HELP = {
     "mnist": "the default: paper MNIST networks and codes (z62 + Cat(10) + 2 x U(-1,1), learned std)",
     "mnist-paper": "as the official code: uniform noise, fixed-std continuous codes, batch 128, ~5k steps",
     "fashion-mnist": "the MNIST networks and codes on Fashion-MNIST",
+    "svhn": "paper SVHN: 32x32x3, z124 + 4 x Cat(10) + 4 continuous, G from FC 2x2x448",
+    "celeba": "paper CelebA: 32x32x3, z128 + 10 x Cat(10)",
+    "celeba-64": "CelebA at 64x64 (one more up/down-sampling stage)",
+    "cifar10": "CIFAR-10 32x32x3 with the SVHN networks, z128 + Cat(10) + 2 continuous",
+    "folder": "any folder or zip of images (--data-dir); --image-size 32|64|128 picks depth and codes",
+    "chairs": "3D-chairs style (folder data): 64x64 gray, z128 + 3 x Cat(20) + 1 continuous",
+    "faces": "3D-faces style (folder data): 32x32 gray, z128 + 5 continuous",
     "tiny": "1/8-width networks for tests and smoke runs",
 }
 
@@ -70,6 +90,8 @@ def resolve(preset: str, overrides: dict | None = None) -> TrainConfig:
         raise InfoGANError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     values = {**PRESETS[preset], "preset": preset}
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if values.get("latent") is None:  # folder data: codes chosen from the resolution
+        values["latent"] = FOLDER_LATENT.get(values.get("image_size", 64), FOLDER_LATENT[64])
     cfg = TrainConfig(**values)
     validate(cfg)
     return cfg
@@ -86,6 +108,10 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.width > 0, "--width must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
         (cfg.adam in ("fused", "foreach", "loop"), f"--adam must be fused, foreach or loop, not {cfg.adam!r}"),
+        (cfg.channels in (1, 3), "--channels must be 1 or 3"),
+        (cfg.bad_images in ("skip", "error"), "--bad-images must be skip or error"),
+        (cfg.arch != "dcgan" or cfg.image_size in (32, 64, 128), "--image-size must be 32, 64 or 128 for this preset"),
+        (cfg.arch != "mnist" or cfg.image_size == 28, "the mnist networks take 28x28 images"),
         (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"), f"unknown device {cfg.device!r}"),
     ]
     for ok, msg in checks:

@@ -17,7 +17,7 @@ from torch import nn
 from . import __version__
 from .errors import CheckpointError, SpecError
 from .latent import LatentSpec
-from .nets import ARCHS, Discriminator, Generator, init_weights
+from .nets import ARCHS, build, init_weights
 
 MODEL_FORMAT = "infogan-model"
 MODEL_FORMAT_VERSION = 1
@@ -32,8 +32,10 @@ class InfoGAN(nn.Module):
         self.spec = latent if isinstance(latent, LatentSpec) else LatentSpec.parse(latent)
         self.config = {"latent": str(self.spec), "arch": arch, "channels": channels,
                        "image_size": image_size, "width": width, "dataset": dataset}
-        self.G = Generator(self.spec.dim, channels, width)
-        self.D = Discriminator(self.spec.q_dim, channels, width)
+        try:
+            self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width)
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
         init_weights(self)
 
     @property

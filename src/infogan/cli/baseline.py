@@ -17,7 +17,7 @@ from tqdm import tqdm
 from .. import data
 from ..config import resolve
 from ..model import to_model_range
-from ..nets import Discriminator, init_weights
+from ..nets import build, init_weights
 
 
 def add_parser(sub) -> None:
@@ -36,7 +36,7 @@ def train_baseline(cfg, images, labels, epochs: int, progress: bool = True) -> D
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     k = int(labels.max()) + 1
-    net = Discriminator(k, images.shape[1], cfg.width)
+    _, net = build(cfg.arch, 1, k, images.shape[1], images.shape[2], cfg.width)
     init_weights(net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     steps = len(images) // cfg.batch_size

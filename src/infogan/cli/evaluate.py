@@ -28,10 +28,12 @@ def evaluate_and_report(model: InfoGAN, out_dir: Path, dataset: str, data_dir, s
     from ..metrics.quality import get_classifier
     from ..viz import save_confusion
 
-    images, labels = data.load(dataset, split, data_dir)
+    size, channels = model.config["image_size"], model.config["channels"]
+    images, labels = data.load(dataset, split, data_dir, image_size=size, channels=channels)
     classifier = None
-    if quality:
-        train_images, train_labels = data.load(dataset, "train", data_dir) if split != "train" else (images, labels)
+    if quality and labels is not None:
+        train_images, train_labels = (data.load(dataset, "train", data_dir, image_size=size, channels=channels)
+                                      if split != "train" else (images, labels))
         classifier = get_classifier(dataset, train_images, train_labels)
     result = {"dataset": dataset, "split": split,
               **evaluate_model(model, images, labels, n_samples, classifier=classifier)}

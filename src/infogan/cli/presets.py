@@ -12,9 +12,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    print(f"{'preset':<15} {'dataset':<14} {'latent':<34} description")
+    print(f"{'preset':<14} {'dataset':<14} {'image':<10} {'arch':<6} latent spec (lambda: cat 1, cont 0.1)")
     for name in PRESETS:
         cfg = resolve(name)
-        spec = LatentSpec.parse(cfg.latent, cfg.lambda_cat, cfg.lambda_cont)
-        print(f"{name:<15} {cfg.dataset:<14} {str(spec):<34} {PRESET_HELP.get(name, '')}")
+        spec = LatentSpec.parse(cfg.latent, cfg.lambda_cat, cfg.lambda_cont)  # presets must parse
+        image = f"{cfg.image_size}x{cfg.image_size}x{cfg.channels}"
+        print(f"{name:<14} {cfg.dataset:<14} {image:<10} {cfg.arch:<6} {cfg.latent}  ({spec.dim} dims)")
+        print(f"{'':<14} {PRESET_HELP.get(name, '')}")
     return 0

@@ -57,16 +57,56 @@ DATASETS: dict[str, IdxDataset] = {
 }
 
 
-def get(name: str) -> IdxDataset:
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
-    return DATASETS[name]
+@dataclass(frozen=True)
+class ImageDataset:
+    """A dataset decoded by data/images.py; `labelled` sets whether accuracy can be measured."""
+
+    name: str
+    labelled: bool
+    classes: tuple[str, ...] = tuple(str(i) for i in range(10))
+    splits: tuple[str, ...] = ("train", "test")
 
 
-def load(name: str, split: str = "train", data_dir: str | Path | None = None,
-         allow_download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images (N, 1, H, W) uint8, labels (N,) int64) for a split, fetching files if needed."""
+IMAGE_DATASETS: dict[str, ImageDataset] = {
+    "svhn": ImageDataset("svhn", True),
+    "cifar10": ImageDataset("cifar10", True, ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                                              "horse", "ship", "truck")),
+    "celeba": ImageDataset("celeba", False, (), ("train",)),
+    "folder": ImageDataset("folder", False, (), ("train",)),
+}
+
+
+def get(name: str):
+    if name in DATASETS:
+        return DATASETS[name]
+    if name in IMAGE_DATASETS:
+        return IMAGE_DATASETS[name]
+    raise DataError(f"unknown dataset {name!r} (known: {', '.join([*DATASETS, *IMAGE_DATASETS])})")
+
+
+def load(name: str, split: str = "train", data_dir: str | Path | None = None, allow_download: bool = True,
+         image_size: int | None = None, channels: int | None = None,
+         bad_images: str = "skip") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(images (N, C, H, W) uint8, labels (N,) int64 or None) for a split, fetching if needed.
+
+    image_size/channels matter for celeba and folder data, which are resized on decoding.
+    """
     ds = get(name)
+    if isinstance(ds, ImageDataset):
+        from . import images as image_files
+
+        if split not in ds.splits:
+            raise DataError(f"{name} has no {split!r} split (it has: {', '.join(ds.splits)})")
+        if name == "svhn":
+            return image_files.load_svhn(split, data_dir)
+        if name == "cifar10":
+            return image_files.load_cifar10(split, data_dir)
+        size = image_size or 64
+        if name == "celeba":
+            return image_files.load_celeba(data_dir, size, bad_images), None
+        if not data_dir:
+            raise DataError("the folder dataset needs --data-dir (a folder or a zip of images)")
+        return image_files.load_folder(data_dir, size, channels or 3, bad_images), None
     if split not in ds.splits:
         raise DataError(f"{name} has no split {split!r} (splits: {', '.join(ds.splits)})")
     payloads = fetch(ds, data_dir, allow_download)
@@ -78,4 +118,4 @@ def load(name: str, split: str = "train", data_dir: str | Path | None = None,
     return images.unsqueeze(1), labels
 
 
-__all__ = ["DATASETS", "IdxDataset", "cache_root", "fetch", "get", "load"]
+__all__ = ["DATASETS", "IMAGE_DATASETS", "IdxDataset", "ImageDataset", "cache_root", "fetch", "get", "load"]

@@ -8,16 +8,17 @@ from .clustering import cluster_scores
 from .information import mi_lower_bounds
 
 
-def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor, n_samples: int = 10000,
+def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
                    seed: int = 0, classifier=None) -> dict:
     """Per categorical code: Hungarian accuracy, NMI, ARI, confusion on (images, labels);
     per code: the MI lower bound (and continuous-code recovery) on G's samples; with a
     feature classifier (metrics.quality), the Frechet distance and classifier score."""
-    pred = model.infer_codes(images)
     codes = {}
-    n_true = int(labels.max()) + 1 if len(labels) else 0
-    for code in model.spec.categorical:
-        codes[code.name] = cluster_scores(pred[code.name].numpy(), labels.numpy(), code.size, n_true)
+    if labels is not None and len(labels):  # unlabelled data (folders, CelebA): no accuracy to measure
+        pred = model.infer_codes(images)
+        n_true = int(labels.max()) + 1
+        for code in model.spec.categorical:
+            codes[code.name] = cluster_scores(pred[code.name].numpy(), labels.numpy(), code.size, n_true)
     result = {"n_images": int(len(images)), "categorical": codes,
               "information": mi_lower_bounds(model, n=n_samples, seed=seed)}
     if classifier is not None:

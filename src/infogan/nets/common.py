@@ -1,0 +1,81 @@
+"""Pieces every architecture shares: split batch norm, D/Q heads on a trunk, DCGAN init."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+LEAK = 0.1  # the paper's lReLU leak (the official code's default is 0.01; we follow the paper)
+
+
+class SplitBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm that, inside `split_batches(net, k)`, normalises each of k equal chunks of
+    the batch with its own statistics (running stats updated chunk by chunk, in order).
+
+    D's phase runs real and fake images through the trunk as one batch for speed (one
+    weight gradient per layer instead of two to add up); with k=2 it computes exactly what
+    two separate passes D(x_real), D(x_fake) compute, as the paper's training does.
+    """
+
+    splits = 1
+
+    def forward(self, x):
+        if self.splits > 1 and self.training:
+            return torch.cat([_BatchNorm.forward(self, c) for c in x.chunk(self.splits)])
+        return _BatchNorm.forward(self, x)
+
+
+class SplitBatchNorm2d(nn.BatchNorm2d):
+    splits = 1
+    forward = SplitBatchNorm1d.forward
+
+
+@contextlib.contextmanager
+def split_batches(net: nn.Module, k: int):
+    bns = [m for m in net.modules() if isinstance(m, (SplitBatchNorm1d, SplitBatchNorm2d))]
+    for m in bns:
+        m.splits = k
+    try:
+        yield
+    finally:
+        for m in bns:
+            m.splits = 1
+
+
+def scaled(n: int, width: float) -> int:
+    """n channels/units at this width multiplier (at least 4)."""
+    return max(4, int(round(n * width)))
+
+
+class Discriminator(nn.Module):
+    """A shared trunk with D's real/fake head and Q's head; forward returns (logit, q_out)."""
+
+    def __init__(self, trunk: nn.Module, features: int, q_dim: int, width: float = 1.0):
+        super().__init__()
+        q = scaled(128, width)
+        self.trunk = trunk
+        self.d_head = nn.Linear(features, 1)
+        self.q_head = nn.Sequential(  # FC128-BN-lReLU-FC, as in every table of the paper
+            nn.Linear(features, q, bias=False), nn.BatchNorm1d(q), nn.LeakyReLU(LEAK, inplace=True),
+            nn.Linear(q, max(q_dim, 1)),
+        )
+
+    def forward(self, x: torch.Tensor, q_from: int = 0):
+        """(real/fake logits (B,), Q's output (B - q_from, q_dim)): Q reads rows q_from: only."""
+        h = self.trunk(x)  # (B, features)
+        return self.d_head(h).squeeze(1), self.q_head(h[q_from:])
+
+
+def init_weights(module: nn.Module) -> None:
+    """N(0, 0.02) for conv/linear weights, N(1, 0.02) for BN scales, zero biases (DCGAN)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
