@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from tqdm import tqdm
 
 from .. import data
 from ..config import resolve
@@ -32,25 +30,15 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def train_baseline(cfg, images, labels, epochs: int, progress: bool = True) -> Discriminator:
+def train_baseline(cfg, images, labels, epochs: int, progress: bool = True):
+    """D's trunk + Q's head, trained with labels at D's optimiser settings."""
+    from ..metrics.quality import fit_supervised
+
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    k = int(labels.max()) + 1
-    _, net = build(cfg.arch, 1, k, images.shape[1], images.shape[2], cfg.width)
+    _, net = build(cfg.arch, 1, int(labels.max()) + 1, images.shape[1], images.shape[2], cfg.width)
     init_weights(net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
-    steps = len(images) // cfg.batch_size
-    net.train()
-    for _ in tqdm(range(epochs), desc="baseline", unit="epoch", disable=not progress):
-        perm = torch.randperm(len(images), generator=gen)
-        for i in range(steps):
-            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            _, logits = net(to_model_range(images[idx]))
-            loss = F.cross_entropy(logits, labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    return net.eval()
+    return fit_supervised(net, images, labels, opt, epochs, cfg.batch_size, cfg.seed, progress, "baseline")
 
 
 @torch.no_grad()

@@ -50,21 +50,29 @@ def _key(dataset: str, images: torch.Tensor) -> str:
     return f"{dataset}-v{CLASSIFIER_VERSION}-{digest}"
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 2, seed: int = 0) -> FeatureNet:
+def fit_supervised(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, opt, epochs: int,
+                   batch_size: int, seed: int, progress: bool = False, desc: str = "classifier") -> nn.Module:
+    """Cross-entropy training of a net whose forward returns (features, logits); eval mode after."""
+    from tqdm import tqdm
+
     gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    net = FeatureNet(images.shape[1], int(labels.max()) + 1)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for _ in range(epochs):
+    net.train()
+    for _ in tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress):
         perm = torch.randperm(len(images), generator=gen)
-        for i in range(0, len(images) - 127, 128):
-            idx = perm[i : i + 128]
+        for i in range(len(images) // batch_size):
+            idx = perm[i * batch_size : (i + 1) * batch_size]
             _, logits = net(to_model_range(images[idx]))
             loss = F.cross_entropy(logits, labels[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     return net.eval()
+
+
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 2, seed: int = 0) -> FeatureNet:
+    torch.manual_seed(seed)
+    net = FeatureNet(images.shape[1], int(labels.max()) + 1)
+    return fit_supervised(net, images, labels, torch.optim.Adam(net.parameters(), lr=1e-3), epochs, 128, seed)
 
 
 def get_classifier(dataset: str, train_images: torch.Tensor, train_labels: torch.Tensor) -> FeatureNet:
