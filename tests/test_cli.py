@@ -90,7 +90,7 @@ def test_evaluate_json_on_a_run_folder(fake_mnist, tmp_path, capsys):
 def test_presets_and_data_list(capsys, data_cache):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
-    assert "mnist" in out and "z62,cat10@1" in out
+    assert "mnist" in out and "z62,cat10,cont2" in out
     assert main(["data", "list"]) == 0
     assert "fashion-mnist" in capsys.readouterr().out
 
