@@ -31,6 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--scaling", default="32,64,128,256,512", help="batch sizes for the scaling table ('' to skip)")
     p.add_argument("--no-reference", action="store_true", help="skip the textbook loop")
+    p.add_argument("--peak-size", type=int, default=2048, help="matrix size for the matmul peak (default 2048)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)
 
@@ -122,7 +123,7 @@ def run(args) -> int:
             times[k].append(_time_steps(loop.step, args.steps, device))
     step_s = {k: statistics.median(v) for k, v in times.items()}
     flops = flops_per_image(ours)
-    peak = matmul_peak(device)
+    peak = matmul_peak(device, args.peak_size)
     ips = args.batch_size / step_s["ours"]
     result = {
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
@@ -132,7 +133,7 @@ def run(args) -> int:
         "speedup": round(step_s["reference"] / step_s["ours"], 3) if "reference" in step_s else None,
         "spread": {k: [round(args.batch_size / t, 1) for t in v] for k, v in times.items()},
         "flops_per_image": round(flops), "achieved_flops": round(flops * ips),
-        "matmul_peak_flops": round(peak), "mfu": round(flops * ips / peak, 3),
+        "matmul_peak_flops": round(peak), "mfu": round(flops * ips / peak, 4),
         "peak_memory_mb": round(peak_memory_mb(device), 1),
     }
     scaling = []

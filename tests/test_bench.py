@@ -1,0 +1,42 @@
+"""The benchmarks run and report what they promise (keys and sanity, not speed)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+from infogan.cli import main
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_bench_json_has_the_promised_keys(capsys):
+    assert main(["bench", "--preset", "tiny", "--batch-size", "8", "--steps", "2", "--repeats", "1",
+                 "--scaling", "8,16", "--peak-size", "256", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    for key in ("images_per_second", "reference_images_per_second", "speedup", "flops_per_image", "peak_memory_mb"):
+        assert r[key] is not None and r[key] > 0, key
+    assert 0 < r["mfu"] < 1.5  # a tiny net is far from the matmul peak, but it does some work
+    assert [row["batch_size"] for row in r["scaling"]] == [8, 16]
+    assert abs(r["speedup"] - r["images_per_second"] / r["reference_images_per_second"]) < 0.01 * r["speedup"] + 1e-3
+
+
+def test_reference_loop_trains_the_paper_networks():
+    import torch
+
+    spec = importlib.util.spec_from_file_location("reference_loop", BENCH / "reference_loop.py")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    loop = ref.ReferenceInfoGAN(torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8), batch_size=16)
+    for _ in range(5):  # more steps than one epoch: the loader restarts
+        loss_d, loss_g = loop.step()
+    assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
+    assert sum(p.numel() for p in loop.G.parameters()) > 6.5e6
+
+
+def test_time_to_accuracy_reports_the_first_crossing(fake_mnist, capsys):
+    spec = importlib.util.spec_from_file_location("tta", BENCH / "time_to_accuracy.py")
+    tta = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tta)
+    assert tta.main(["--preset", "tiny", "--target", "0.0", "--eval-every", "2", "--data-dir", str(fake_mnist)]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["steps_to_target"] == 2 and r["seconds_to_target"] >= 0 and len(r["curve"]) == 1
