@@ -152,3 +152,34 @@ def test_dcgan_shapes_at_every_size():
         assert x.shape == (2, 3, size, size)
         logit, q = m.D(x * 2 - 1)
         assert logit.shape == (2,) and q.shape == (2, m.spec.q_dim)
+
+
+def test_celeba_64_trains(tmp_path, data_cache):
+    write_images(tmp_path / "img_align_celeba", [(178, 218)] * 16)
+    assert main(["train", "--preset", "celeba-64", "--data-dir", str(tmp_path), "--outdir", str(tmp_path / "r"),
+                 *FAST, "--no-eval"]) == 0
+    assert InfoGAN.from_pretrained(tmp_path / "r" / "00000-celeba-64").generate(1).shape == (1, 3, 64, 64)
+
+
+def test_fashion_mnist_preset_trains(tmp_path, data_cache, monkeypatch):
+    import dataclasses
+
+    from .conftest import fabricate_mnist_like
+
+    shas = fabricate_mnist_like(tmp_path / "fm")
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist", dataclasses.replace(data.DATASETS["fashion-mnist"], files=shas))
+    assert main(["train", "--preset", "fashion-mnist", "--data-dir", str(tmp_path / "fm"), "--outdir",
+                 str(tmp_path / "r"), *FAST]) == 0
+    metrics = json.loads((tmp_path / "r" / "00000-fashion-mnist" / "metrics.json").read_text())
+    assert metrics["dataset"] == "fashion-mnist" and "c1" in metrics["categorical"]
+
+
+def test_colour_models_in_the_explorer_api():
+    from fastapi.testclient import TestClient
+
+    from infogan.web import create_app
+
+    model = InfoGAN("z16,cat10,cont2", arch="dcgan", channels=3, image_size=32, width=0.125)
+    r = TestClient(create_app(model)).post("/api/generate", json={"codes": {"c1": 3}})
+    img = Image.open(__import__("io").BytesIO(r.content))
+    assert r.status_code == 200 and img.mode == "RGB" and img.size == (32, 32)
