@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", default="0-4")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
+    p.add_argument("--latent", help="override the preset's latent spec (for ablations)")
     p.add_argument("--data-dir")
     p.add_argument("--out", default="sweeps", help="folder for the runs and the table")
     p.add_argument("--no-progress", action="store_true")
@@ -78,13 +79,15 @@ def run(args) -> int:
     for seed in seeds:
         run_dir = out / f"{args.preset}-seed{seed}"
         if not (run_dir / "metrics.json").exists():
-            overrides = {"seed": seed, "epochs": args.epochs, "max_steps": args.max_steps, "data_dir": args.data_dir}
+            overrides = {"seed": seed, "epochs": args.epochs, "max_steps": args.max_steps, "data_dir": args.data_dir,
+                         "latent": args.latent}
             main_train(args.preset, overrides, run_dir=run_dir, progress=not args.no_progress)
         rows.append(seed_row(seed, run_dir))
         print(f"seed {seed}: accuracy {rows[-1]['accuracy']:.4f}, NMI {rows[-1]['nmi']:.4f}")
     summary = summarise(rows)
     command = f"infogan sweep --preset {args.preset} --seeds {args.seeds}" + \
-        (f" --epochs {args.epochs}" if args.epochs else "") + (f" --max-steps {args.max_steps}" if args.max_steps else "")
+        (f" --epochs {args.epochs}" if args.epochs else "") + (f" --max-steps {args.max_steps}" if args.max_steps else "") + \
+        (f" --latent {args.latent}" if args.latent else "")
     (out / "sweep.json").write_text(json.dumps({"preset": args.preset, "command": command, "seeds": rows,
                                                 "summary": summary}, indent=2) + "\n")
     (out / "sweep.md").write_text(markdown(args.preset, rows, summary, command))
