@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import SpecError
 from ..model import InfoGAN
 
@@ -11,17 +13,14 @@ def load_model(path: str) -> InfoGAN:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-9' or '1,5,7' (or a mix: '0-3,10') -> list of seeds."""
+    """'0-9' or '1,5,7' (or a mix: '0-3,10') -> list of non-negative seeds."""
     seeds = []
-    try:
-        for part in text.split(","):
-            if "-" in part.strip()[1:]:
-                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
-                seeds.extend(range(int(a), int(b) + 1))
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise SpecError(f"bad seed list {text!r} (expected e.g. 0-9 or 1,5,7)") from None
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m:
+            raise SpecError(f"bad seed list {text!r} (expected e.g. 0-9 or 1,5,7)")
+        a, b = int(m[1]), int(m[2] or m[1])
+        seeds.extend(range(a, b + 1))
     if not seeds or len(seeds) > 1000:
         raise SpecError(f"seed list {text!r} must give 1 to 1000 seeds")
     return seeds
