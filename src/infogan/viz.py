@@ -86,7 +86,8 @@ def continuous_traversal(model, code: str, values: torch.Tensor, z: torch.Tensor
 def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 300) -> Path | None:
     if not frames:
         return None
-    images = [Image.open(f).convert("L" if Image.open(f).mode == "L" else "RGB") for f in frames]
+    opened = [Image.open(f) for f in frames]
+    images = [im.convert("L" if im.mode == "L" else "RGB") for im in opened]
     images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
     return Path(path)
 
