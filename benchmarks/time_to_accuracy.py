@@ -2,7 +2,7 @@
 
     python benchmarks/time_to_accuracy.py --preset mnist --target 0.95 [--device cuda] [--eval-every 200]
 
-Trains with the real training step (the trainer's sampler and train_step), pauses the clock
+Trains with the real training step (the trainer's Stepper), pauses the clock
 every --eval-every steps to measure Hungarian accuracy on the test set, and prints one JSON
 object: seconds of training (evaluation excluded) and steps at the first evaluation at or
 above the target (null if never reached), the accuracy curve, and the device.
@@ -19,7 +19,7 @@ import torch
 from infogan import data
 from infogan.config import resolve
 from infogan.metrics import cluster_scores
-from infogan.trainer import BatchSampler, build_model, make_optimizers, pick_device, train_step
+from infogan.trainer import Stepper, pick_device
 
 
 def main(argv=None) -> int:
@@ -33,17 +33,19 @@ def main(argv=None) -> int:
     p.add_argument("--max-steps", type=int, default=20000)
     p.add_argument("--max-seconds", type=float, default=3600)
     p.add_argument("--data-dir")
+    p.add_argument("--compile", default="off", help="off | default | reduce-overhead | max-autotune")
+    p.add_argument("--amp", default="off", help="off | bf16")
+    p.add_argument("--channels-last", action="store_true")
     args = p.parse_args(argv)
 
-    cfg = resolve(args.preset, {"batch_size": args.batch_size, "seed": args.seed, "data_dir": args.data_dir})
-    device = pick_device(args.device)
+    cfg = resolve(args.preset, {"batch_size": args.batch_size, "seed": args.seed, "data_dir": args.data_dir,
+                                "device": args.device, "compile": args.compile, "amp": args.amp,
+                                "channels_last": args.channels_last})
+    device = pick_device(cfg.device)
     x_train, _ = data.load(cfg.dataset, "train", cfg.data_dir)
     x_test, y_test = data.load(cfg.dataset, "test", cfg.data_dir)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, x_train.shape[1], x_train.shape[2]).to(device).train()
-    opt_d, opt_g = make_optimizers(model, cfg)
-    sampler = BatchSampler(x_train, cfg.batch_size, cfg.seed, device)
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    stepper = Stepper(cfg, x_train, device)
+    model = stepper.model
     code = model.spec.categorical[0]
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -53,9 +55,7 @@ def main(argv=None) -> int:
         sync()
         t = time.perf_counter()
         for _ in range(args.eval_every):
-            z, codes = model.spec.sample(cfg.batch_size, generator=gen)
-            train_step(model, opt_d, opt_g, sampler.batch(step), z.to(device),
-                       {k: v.to(device) for k, v in codes.items()})
+            stepper.step_once(step)
             step += 1
         sync()
         trained_s += time.perf_counter() - t

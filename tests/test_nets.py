@@ -1,11 +1,13 @@
 import copy
+import dataclasses
 
+import pytest
 import torch
 
 from infogan.config import resolve
 from infogan.losses import info_loss
 from infogan.model import InfoGAN
-from infogan.trainer import build_model, make_optimizers, train_step
+from infogan.trainer import build_model, draw_step_inputs, make_optimizers, train_step
 
 
 def test_paper_shapes_and_init():
@@ -34,12 +36,13 @@ def test_information_loss_reaches_G_Q_and_the_shared_trunk():
     assert m.D.d_head.weight.grad is None  # D's real/fake head plays no part in L_I
 
 
-def _step(cfg, model, fuse_d, lambdas=None):
+def _step(cfg, model, fuse_d, invariance=0.0):
     opt_d, opt_g = make_optimizers(model, cfg)
     g = torch.Generator().manual_seed(1)
     x = torch.rand(cfg.batch_size, 1, 28, 28, generator=g) * 2 - 1
-    z, codes = model.spec.sample(cfg.batch_size, generator=g)
-    return train_step(model, opt_d, opt_g, x, z, codes, fuse_d=fuse_d)
+    cfg = dataclasses.replace(cfg, invariance=invariance)
+    z, codes, aug = draw_step_inputs(model, cfg, g, torch.device("cpu"))
+    return train_step(model, opt_d, opt_g, x, z, codes, fuse_d=fuse_d, aug=aug, invariance=invariance)
 
 
 def test_training_step_moves_the_trunk_through_the_information_loss():
@@ -55,13 +58,15 @@ def test_training_step_moves_the_trunk_through_the_information_loss():
     assert diff > 1e-6
 
 
-def test_fused_D_pass_equals_two_separate_passes():
-    """The optimised D phase (one batch, per-half BN) computes the plain one's losses and update."""
+@pytest.mark.parametrize("invariance", [0.0, 1.0])
+def test_fused_D_pass_equals_separate_passes(invariance):
+    """The optimised D phase (one batch, per-chunk BN) computes the plain one's losses and update."""
     cfg = resolve("tiny")
     torch.manual_seed(0)
     a = build_model(cfg)
     b = copy.deepcopy(a)
-    la, lb = _step(cfg, a, True), _step(cfg, b, False)
+    la, lb = _step(cfg, a, True, invariance), _step(cfg, b, False, invariance)
+    assert ("loss_invariance" in la) == (invariance > 0)
     for k in la:
         assert torch.allclose(la[k], lb[k], atol=1e-5), k
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -83,3 +88,14 @@ def test_G_phase_leaves_D_untouched():
     for k, v in m.D.state_dict().items():
         if "running" not in k and "num_batches" not in k:
             assert torch.equal(v, before[k]), k
+
+
+def test_invariance_term_trains_G_through_the_transformed_images():
+    """With the term on, G's update differs from the plain step's (same draws otherwise)."""
+    cfg = resolve("tiny")
+    torch.manual_seed(0)
+    a = build_model(cfg)
+    b = copy.deepcopy(a)
+    _step(cfg, a, True, 0.0)
+    _step(cfg, b, True, 5.0)
+    assert (a.G.fc[0].weight - b.G.fc[0].weight).abs().max().item() > 1e-6

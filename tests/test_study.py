@@ -1,12 +1,13 @@
 """Sample-quality metrics, the supervised baseline and multi-seed sweeps, on fabricated data."""
 
 import json
+import sys
 
 import numpy as np
 import torch
 
 from infogan import InfoGAN, data
-from infogan.cli import main
+from infogan.cli import main, sweep
 from infogan.metrics.quality import classifier_score, frechet_distance, get_classifier, sample_quality
 
 
@@ -61,3 +62,25 @@ def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
     assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
                  "--out", str(out), "--no-progress"]) == 0
     assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before
+
+
+def test_parallel_sweep_gives_the_sequential_results(fake_mnist, tmp_path, monkeypatch):
+    # the seeds' processes must see the fabricated dataset's checksums, as this one does
+    worker = tmp_path / "worker.py"
+    worker.write_text(
+        "import dataclasses, json, sys\n"
+        "from infogan import data\n"
+        "from infogan.cli import main\n"
+        f"shas = json.loads({json.dumps(json.dumps(data.DATASETS['mnist'].files))})\n"
+        "data.DATASETS['mnist'] = dataclasses.replace(data.DATASETS['mnist'], files=shas, mirrors=[], registry_sources=[])\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    monkeypatch.setattr(sweep, "WORKER", [sys.executable, str(worker)])
+    common = ["--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
+              "--no-progress", "--threads", "1", "--invariance", "1"]
+    assert main(["sweep", *common, "--out", str(tmp_path / "seq")]) == 0
+    assert main(["sweep", *common, "--out", str(tmp_path / "par"), "--jobs", "2"]) == 0
+    seq = json.loads((tmp_path / "seq" / "sweep.json").read_text())
+    par = json.loads((tmp_path / "par" / "sweep.json").read_text())
+    assert [r["accuracy"] for r in seq["seeds"]] == [r["accuracy"] for r in par["seeds"]]
+    assert (tmp_path / "par" / "tiny-seed1.log").is_file()
+    assert "--invariance 1" in par["command"]

@@ -29,10 +29,15 @@ class TrainConfig:
     beta2: float = 0.999
     lambda_cat: float = 1.0  # default lambda for categorical codes without an @lambda in --latent
     lambda_cont: float = 0.1  # ... and for continuous ones
+    # weight of the categorical codes' invariance term (augment.py; Elastic-InfoGAN); 0 = the paper
+    invariance: float = 0.0
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: int | None = None  # CPU threads; default: torch's choice (one per core)
     adam: str = "fused"  # fused | foreach | loop: the same Adam update, different kernels
+    channels_last: bool = False  # NHWC convolutions (speed.py; defaults chosen by measurement)
+    compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of G and D
+    amp: str = "off"  # off | bf16: autocast of the forward passes
     # bookkeeping
     outdir: str = "runs"
     data_dir: str | None = None
@@ -53,9 +58,9 @@ class TrainConfig:
 
 # Each preset overrides TrainConfig's defaults; command-line flags override the preset.
 PRESETS: dict[str, dict] = {
-    "mnist": dict(dataset="mnist", latent="z62,cat10,cont2", epochs=5),
+    "mnist": dict(dataset="mnist", latent="z62,cat10,cont2", epochs=5, invariance=1.0),
     "mnist-paper": dict(dataset="mnist", latent="z62:uniform,cat10,cont2:fixed", batch_size=128, epochs=12),
-    "fashion-mnist": dict(dataset="fashion-mnist", latent="z62,cat10,cont2", epochs=5),
+    "fashion-mnist": dict(dataset="fashion-mnist", latent="z62,cat10,cont2", epochs=5, invariance=1.0),
     "svhn": dict(dataset="svhn", arch="dcgan", image_size=32, channels=3, latent="z124,cat10,cat10,cat10,cat10,cont4"),
     "celeba": dict(dataset="celeba", arch="dcgan", image_size=32, channels=3, latent="z128,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10"),
     "celeba-64": dict(dataset="celeba", arch="dcgan", image_size=64, channels=3, latent="z128,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10"),
@@ -63,7 +68,7 @@ PRESETS: dict[str, dict] = {
     "folder": dict(dataset="folder", arch="dcgan", image_size=64, channels=3, latent=None),
     "chairs": dict(dataset="folder", arch="dcgan", image_size=64, channels=1, latent="z128,cat20,cat20,cat20,cont1"),
     "faces": dict(dataset="folder", arch="dcgan", image_size=32, channels=1, latent="z128,cont5"),
-    "tiny": dict(dataset="mnist", latent="z8,cat10,cont2", width=0.125, epochs=1, log_every=2,
+    "tiny": dict(dataset="mnist", latent="z8,cat10,cont2", width=0.125, epochs=1, log_every=2, invariance=1.0,
                  ckpt_every=4, batch_size=16),
 }
 
@@ -71,9 +76,10 @@ PRESETS: dict[str, dict] = {
 FOLDER_LATENT = {32: "z128,cat10,cont2", 64: "z128,cat10,cat10,cont3", 128: "z128,cat10,cat10,cat10,cont4"}
 
 PRESET_HELP = {
-    "mnist": "the default: paper MNIST networks and codes (z62 + Cat(10) + 2 x U(-1,1), learned std)",
+    "mnist": "the default: paper MNIST networks and codes (z62 + Cat(10) + 2 x U(-1,1), learned std) "
+             "+ the categorical code's invariance term",
     "mnist-paper": "as the official code: uniform noise, fixed-std continuous codes, batch 128, ~5k steps",
-    "fashion-mnist": "the MNIST networks and codes on Fashion-MNIST",
+    "fashion-mnist": "the MNIST networks, codes and invariance term on Fashion-MNIST",
     "svhn": "paper SVHN: 32x32x3, z124 + 4 x Cat(10) + 4 continuous, G from FC 2x2x448",
     "celeba": "paper CelebA: 32x32x3, z128 + 10 x Cat(10)",
     "celeba-64": "CelebA at 64x64 (one more up/down-sampling stage)",
@@ -105,10 +111,14 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.lr_d > 0 and cfg.lr_g > 0, "learning rates must be > 0"),
         (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)"),
         (cfg.lambda_cat >= 0 and cfg.lambda_cont >= 0, "lambdas must be >= 0"),
+        (cfg.invariance >= 0, "--invariance must be >= 0"),
         (cfg.width > 0, "--width must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
         (cfg.adam in ("fused", "foreach", "loop"), f"--adam must be fused, foreach or loop, not {cfg.adam!r}"),
         (cfg.channels in (1, 3), "--channels must be 1 or 3"),
+        (cfg.compile in ("off", "default", "reduce-overhead", "max-autotune"),
+         f"--compile must be off, default, reduce-overhead or max-autotune, not {cfg.compile!r}"),
+        (cfg.amp in ("off", "bf16"), f"--amp must be off or bf16, not {cfg.amp!r}"),
         (cfg.bad_images in ("skip", "error"), "--bad-images must be skip or error"),
         (cfg.arch != "dcgan" or cfg.image_size in (32, 64, 128), "--image-size must be 32, 64 or 128 for this preset"),
         (cfg.arch != "mnist" or cfg.image_size == 28, "the mnist networks take 28x28 images"),

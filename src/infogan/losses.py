@@ -60,6 +60,14 @@ def info_loss(spec: LatentSpec, q_out: torch.Tensor, codes: dict[str, torch.Tens
     return total, nll
 
 
+def invariance_loss(spec: LatentSpec, q_out: torch.Tensor, codes: dict[str, torch.Tensor]) -> torch.Tensor:
+    """sum over categorical codes of lambda_j * E[-log Q(c_j | T(x))], for Q's output on
+    transformed generated images T(x) (see augment.py); continuous codes are left out."""
+    parts = spec.split_q(q_out.float())
+    return sum((code.lam * F.cross_entropy(parts[code.name][0], codes[code.name].long())
+                for code in spec.categorical), q_out.sum() * 0.0)
+
+
 def mi_bounds(spec: LatentSpec, nll: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """H(c_j) - NLL_j per code: the variational lower bound on I(c_j; G(z, c))."""
     return {code.name: code.entropy - nll[code.name] for code in spec.codes}

@@ -19,10 +19,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, viz
+from . import checkpoint, speed, viz
 from .config import TrainConfig
 from .latent import LatentSpec
-from .losses import d_loss, g_loss, info_loss, mi_bounds
+from .augment import Augmentation
+from .augment import apply as apply_augmentation
+from .losses import d_loss, g_loss, info_loss, invariance_loss, mi_bounds
 from .model import InfoGAN
 from .nets import split_batches
 
@@ -49,43 +51,77 @@ def make_optimizers(model: InfoGAN, cfg: TrainConfig):
     return opt_d, opt_g
 
 
+def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device):
+    """One step's random inputs, all from one CPU generator (so resumed runs repeat them):
+    noise z, the codes, and the invariance term's transformation (None when it is off)."""
+    z, codes = model.spec.sample(cfg.batch_size, generator=generator)
+    aug = None
+    if cfg.invariance > 0 and model.spec.categorical:
+        theta, morph = Augmentation().sample(cfg.batch_size, model.image_shape[-1], generator)
+        aug = (theta.to(device), morph.to(device))
+    return z.to(device), {k: v.to(device) for k, v in codes.items()}, aug
+
+
 def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
-               codes: dict[str, torch.Tensor], fuse_d: bool = True) -> dict[str, torch.Tensor]:
+               codes: dict[str, torch.Tensor], fuse_d: bool = True, aug=None,
+               invariance: float = 0.0, amp_dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     """One D phase and one G phase; returns detached loss tensors (no host sync).
 
-    fuse_d runs D on real and fake images as one batch with per-half batch norm: the same
-    numbers as two passes, one weight gradient per layer instead of two to add.
+    fuse_d runs D on real and fake images as one batch with per-chunk batch norm: the same
+    numbers as separate passes, one weight gradient per layer instead of several to add.
+    aug = (theta, morph) adds the invariance term (see augment.py): Q must also recover the
+    categorical codes from transformed fakes, weighted by invariance * lambda_j, in both
+    phases like the information loss itself.
+    amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
     """
-    spec = model.spec
-    x_fake = model.G(spec.join(z, codes))  # (B, C, H, W)
-    B = x_real.shape[0]
+    spec, B = model.spec, x_real.shape[0]
+    amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
+    with amp():
+        x_fake = model.G(spec.join(z, codes))  # (B, C, H, W)
+        x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
 
     # D phase: D and Q (with the trunk) on real and on detached fake images
-    if fuse_d:
-        with split_batches(model.D, 2):
-            logits, q_fake = model.D(torch.cat([x_real, x_fake.detach()]), q_from=B)
-        logit_real, logit_fake = logits[:B], logits[B:]
-    else:
-        logit_real = model.D.d_head(model.D.trunk(x_real)).squeeze(1)  # Q is not asked about real images
-        logit_fake, q_fake = model.D(x_fake.detach())
-    loss_info_d, nll = info_loss(spec, q_fake, codes)
-    loss_adv_d = d_loss(logit_real, logit_fake)
+    with amp():
+        if fuse_d:
+            parts = [x_real, x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
+            with split_batches(model.D, len(parts)):
+                logits, q_all = model.D(torch.cat(parts), q_from=B)
+            logit_real, logit_fake = logits[:B], logits[B:2 * B]
+        else:
+            logit_real = model.D.d_head(model.D.trunk(x_real)).squeeze(1)  # Q is not asked about real images
+            h_fake = model.D.trunk(x_fake.detach())
+            logit_fake = model.D.d_head(h_fake).squeeze(1)
+            if aug is not None:  # Q's head normalises fakes and transformed fakes as one batch, as in the G phase
+                h_fake = torch.cat([h_fake, model.D.trunk(x_aug.detach())])
+            q_all = model.D.q_head(h_fake)
+    loss_info_d, nll = info_loss(spec, q_all[:B], codes)
+    loss_inv_d = invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
+    loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
     opt_d.zero_grad(set_to_none=True)
-    (loss_adv_d + loss_info_d).backward()
+    (loss_adv_d + loss_info_d + loss_inv_d).backward()
     opt_d.step()
 
     # G phase: through the updated D; gradients only for G
-    logit_g, q_g = model.D(x_fake)
-    loss_info_g, _ = info_loss(spec, q_g, codes)
-    loss_adv_g = g_loss(logit_g)
+    with amp():
+        if aug is not None:
+            with split_batches(model.D, 2):
+                logit_g, q_g = model.D(torch.cat([x_fake, x_aug]))
+            logit_g = logit_g[:B]
+        else:
+            logit_g, q_g = model.D(x_fake)
+    loss_inv_g = invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
+    loss_info_g, _ = info_loss(spec, q_g[:B], codes)
+    loss_adv_g = g_loss(logit_g.float())
     opt_g.zero_grad(set_to_none=True)
-    (loss_adv_g + loss_info_g).backward(inputs=list(model.G.parameters()))
+    (loss_adv_g + loss_info_g + loss_inv_g).backward(inputs=list(model.G.parameters()))
     opt_g.step()
 
     out = {"loss_D": loss_adv_d, "loss_G": loss_adv_g, "loss_info": loss_info_d}
+    if aug is not None:
+        out["loss_invariance"] = loss_inv_d
     out.update({f"mi/{k}": v for k, v in mi_bounds(spec, nll).items()})
-    out["D(x)"] = torch.sigmoid(logit_real).mean()
-    out["D(G(z))"] = torch.sigmoid(logit_fake).mean()
+    out["D(x)"] = torch.sigmoid(logit_real.float()).mean()
+    out["D(G(z))"] = torch.sigmoid(logit_fake.float()).mean()
     return {k: v.detach() for k, v in out.items()}
 
 
@@ -96,8 +132,10 @@ class BatchSampler:
     exactly the batches the uninterrupted one would have.
     """
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device):
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device,
+                 channels_last: bool = False):
         self.images = images.to(device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.batch_size = batch_size
         self.seed = seed
         self.steps_per_epoch = len(images) // batch_size
@@ -112,21 +150,45 @@ class BatchSampler:
             self._perm = torch.randperm(len(self.images), generator=g).to(self.images.device)
             self._epoch = epoch
         idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
-        return self.images[idx].float().div_(127.5).sub_(1.0)  # (B, C, H, W) in [-1, 1]
+        x = self.images[idx].float().div_(127.5).sub_(1.0)  # (B, C, H, W) in [-1, 1]
+        return x.contiguous(memory_format=self.memory_format)
 
 
-class Trainer:
-    def __init__(self, cfg: TrainConfig, run_dir: Path, images: torch.Tensor, resume_from: Path | None = None):
+class Stepper:
+    """What one training step needs, built from a TrainConfig: the model (with the speed
+    options applied), both optimisers, the batch sampler and the latent generator.
+    step_once() is the step that Trainer, `infogan bench` and time_to_accuracy all time."""
+
+    def __init__(self, cfg: TrainConfig, images: torch.Tensor, device: torch.device | None = None):
         self.cfg = cfg
-        self.run_dir = Path(run_dir)
-        self.device = pick_device(cfg.device)
+        self.device = device or pick_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, images.shape[1], images.shape[2]).to(self.device).train()
         self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
-        self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device)
+        speed.apply(self.model, cfg)
+        self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last)
         self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.amp_dtype = speed.amp_dtype(cfg)
+
+    def step_once(self, step: int) -> dict[str, torch.Tensor]:
+        x_real = self.sampler.batch(step)
+        z, codes, aug = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device)
+        return train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes, aug=aug,
+                          invariance=self.cfg.invariance, amp_dtype=self.amp_dtype)
+
+
+class Trainer(Stepper):
+    """Trains cfg on images into run_dir. heldout = (images, labels), when given, is only
+    looked at: each categorical code's test accuracy is logged with every sample grid
+    (acc/<code> in stats.jsonl and TensorBoard), never used for training."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, images: torch.Tensor, resume_from: Path | None = None,
+                 heldout: tuple[torch.Tensor, torch.Tensor] | None = None):
+        super().__init__(cfg, images)
+        self.heldout = heldout
+        self.run_dir = Path(run_dir)
         self.total_steps = cfg.max_steps or cfg.epochs * self.sampler.steps_per_epoch
         self.log_every = cfg.log_every
         self.ckpt_every = max(self.log_every, cfg.ckpt_every // self.log_every * self.log_every)
@@ -156,6 +218,15 @@ class Trainer:
                 viz.save_grid(imgs, self.run_dir / f"traverse-{code.name}.png", nrow)
         viz.plot_stats(self.run_dir / "stats.jsonl", self.run_dir / "losses.png", self.model.spec)
 
+    def heldout_accuracy(self) -> dict[str, float]:
+        from .metrics import cluster_scores
+
+        images, labels = self.heldout
+        pred = self.model.infer_codes(images)  # eval mode: running BN stats, no RNG drawn
+        self.model.train()
+        return {f"acc/{c.name}": round(cluster_scores(pred[c.name].numpy(), labels.numpy(), c.size)["accuracy"], 4)
+                for c in self.model.spec.categorical}
+
     # ------------------------------------------------------------------ loop
     def save_checkpoint(self) -> None:
         checkpoint.save(self.run_dir, self.step, self.model, self.opt_d, self.opt_g,
@@ -166,7 +237,6 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         self.tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
-        spec, dev = self.model.spec, self.device
         sums: dict[str, torch.Tensor] = {}
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not progress, unit="step",
                    dynamic_ncols=True, desc=self.run_dir.name)
@@ -174,10 +244,7 @@ class Trainer:
         stats = open(self.run_dir / "stats.jsonl", "a")
         try:
             while self.step < self.total_steps:
-                x_real = self.sampler.batch(self.step)
-                z, codes = spec.sample(self.cfg.batch_size, generator=self.latent_gen)
-                z, codes = z.to(dev), {k: v.to(dev) for k, v in codes.items()}
-                out = train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes)
+                out = self.step_once(self.step)
                 for k, v in out.items():
                     sums[k] = sums[k] + v if k in sums else v.clone()
                 self.step += 1
@@ -200,6 +267,12 @@ class Trainer:
                     epoch = self.step / self.sampler.steps_per_epoch
                     tag = f"epoch-{int(epoch):04d}" if self.step % self.sampler.steps_per_epoch == 0 else f"step-{self.step:07d}"
                     self.write_samples(tag)
+                    if self.heldout is not None and self.model.spec.categorical:
+                        accs = self.heldout_accuracy()
+                        stats.write(json.dumps({"step": self.step, "epoch": epoch, **accs}) + "\n")
+                        stats.flush()
+                        for k, v in accs.items():
+                            self.tb.add_scalar(k, v, self.step)
                 if self.step % self.ckpt_every == 0 or self.step == self.total_steps:
                     self.save_checkpoint()
         finally:

@@ -93,28 +93,41 @@ def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 300) -> Path | 
 
 
 def plot_stats(stats_path: Path, out: Path, spec: LatentSpec) -> Path | None:
-    """losses.png: D/G losses (left) and each code's MI lower bound against its H(c) (right)."""
+    """losses.png: D/G losses, each code's MI lower bound against its H(c), and (when the run
+    logged it) each categorical code's held-out accuracy per epoch."""
     rows = [json.loads(line) for line in Path(stats_path).read_text().splitlines() if line.strip()]
-    if not rows:
+    loss_rows = [r for r in rows if "loss_D" in r]
+    acc_rows = [r for r in rows if any(k.startswith("acc/") for k in r)]
+    if not loss_rows:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [r["step"] for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for key in ("loss_D", "loss_G", "loss_info"):
-        ax1.plot(steps, [r[key] for r in rows], label=key)
+    steps = [r["step"] for r in loss_rows]
+    fig, axes = plt.subplots(1, 3 if acc_rows else 2, figsize=(16 if acc_rows else 11, 4))
+    ax1, ax2 = axes[0], axes[1]
+    for key in ("loss_D", "loss_G", "loss_info", "loss_invariance"):
+        if key in loss_rows[0]:
+            ax1.plot(steps, [r[key] for r in loss_rows], label=key)
     ax1.set_xlabel("step")
     ax1.set_title("losses")
     ax1.legend()
-    for i, code in enumerate(spec.codes):
-        line = ax2.plot(steps, [r[f"mi/{code.name}"] for r in rows], label=f"{code.name} ({code.kind})")[0]
+    for code in spec.codes:
+        line = ax2.plot(steps, [r[f"mi/{code.name}"] for r in loss_rows], label=f"{code.name} ({code.kind})")[0]
         ax2.axhline(code.entropy, ls="--", lw=0.8, color=line.get_color())
     ax2.set_xlabel("step")
     ax2.set_title("MI lower bound H(c) - E[-log Q(c|x)] (nats); dashed: H(c)")
     ax2.legend()
+    if acc_rows:
+        for code in spec.categorical:
+            ax3 = axes[2]
+            ax3.plot([r["step"] for r in acc_rows], [r[f"acc/{code.name}"] for r in acc_rows], "o-", label=code.name)
+        ax3.set_ylim(0, 1)
+        ax3.set_xlabel("step")
+        ax3.set_title("held-out accuracy of the categorical codes (Hungarian)")
+        ax3.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

@@ -7,6 +7,7 @@ machine's speed hits both alike; each figure is the median over repeats, after w
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import resource
@@ -32,6 +33,10 @@ def add_parser(sub) -> None:
     p.add_argument("--scaling", default="32,64,128,256,512", help="batch sizes for the scaling table ('' to skip)")
     p.add_argument("--no-reference", action="store_true", help="skip the textbook loop")
     p.add_argument("--peak-size", type=int, default=2048, help="matrix size for the matmul peak (default 2048)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--compile", choices=["off", "default", "reduce-overhead", "max-autotune"])
+    p.add_argument("--amp", choices=["off", "bf16"])
+    p.add_argument("--invariance", type=float, help="override the preset's invariance weight")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)
 
@@ -51,24 +56,17 @@ def _time_steps(step, n: int, device) -> float:
 
 
 class OurLoop:
-    """The trainer's own step (train_step + BatchSampler) with the preset's settings."""
+    """The trainer's own step (Stepper.step_once) with the preset's settings."""
 
     def __init__(self, cfg, images, device):
-        from ..trainer import BatchSampler, build_model, make_optimizers
+        from ..trainer import Stepper
 
-        self.model = build_model(cfg).to(device).train()
-        self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
-        self.sampler = BatchSampler(images, cfg.batch_size, 0, device)
-        self.gen = torch.Generator(device=device).manual_seed(0)
-        self.device, self.B, self.i = device, cfg.batch_size, 0
+        self.stepper = Stepper(cfg, images, device)
+        self.B, self.i = cfg.batch_size, 0
 
     def step(self):
-        from ..trainer import train_step
-
-        x = self.sampler.batch(self.i)
-        z, codes = self.model.spec.sample(self.B, generator=self.gen, device=self.device)
         self.i += 1
-        return train_step(self.model, self.opt_d, self.opt_g, x, z, codes)
+        return self.stepper.step_once(self.i - 1)
 
 
 def load_reference():
@@ -106,7 +104,9 @@ def run(args) -> int:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InfoGANError("--device cuda: no CUDA device is available")
-    cfg = resolve(args.preset, {"batch_size": args.batch_size})
+    options = {"channels_last": args.channels_last, "compile": args.compile, "amp": args.amp,
+               "invariance": args.invariance, "device": args.device}
+    cfg = resolve(args.preset, {"batch_size": args.batch_size, **options})
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (8192, 1, 28, 28), dtype=torch.uint8, generator=g)
     ours = OurLoop(cfg, images, device)
@@ -128,6 +128,7 @@ def run(args) -> int:
     result = {
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "threads": torch.get_num_threads(), "preset": args.preset, "batch_size": args.batch_size,
+        "options": {k: getattr(cfg, k) for k in ("adam", "channels_last", "compile", "amp", "invariance")},
         "images_per_second": round(ips, 1),
         "reference_images_per_second": round(args.batch_size / step_s["reference"], 1) if "reference" in step_s else None,
         "speedup": round(step_s["reference"] / step_s["ours"], 3) if "reference" in step_s else None,
@@ -138,7 +139,7 @@ def run(args) -> int:
     }
     scaling = []
     for b in [int(x) for x in args.scaling.split(",") if x.strip()]:
-        loop = OurLoop(resolve(args.preset, {"batch_size": b}), images, device)
+        loop = OurLoop(resolve(args.preset, {"batch_size": b, **options}), images, device)
         _time_steps(loop.step, 3, device)
         t = statistics.median(_time_steps(loop.step, max(3, args.steps * 64 // b), device) for _ in range(3))
         scaling.append({"batch_size": b, "step_ms": round(t * 1000, 2), "images_per_second": round(b / t, 1),

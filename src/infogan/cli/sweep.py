@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
+from ..errors import InfoGANError
 from ._common import parse_seeds
 
 METRICS = [("accuracy", "accuracy"), ("nmi", "NMI"), ("ari", "ARI"), ("mi_fraction", "MI / H(c)"),
@@ -23,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--latent", help="override the preset's latent spec (for ablations)")
+    p.add_argument("--invariance", type=float, help="override the preset's invariance weight (0 = the paper)")
+    p.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each in its own process (default 1)")
+    p.add_argument("--threads", type=int, help="CPU threads per seed (default: cores / jobs)")
     p.add_argument("--data-dir")
     p.add_argument("--out", default="sweeps", help="folder for the runs and the table")
     p.add_argument("--no-progress", action="store_true")
@@ -69,25 +74,65 @@ def grids_picture(rows: list[dict], out: Path) -> None:
     sheet.save(out)
 
 
+# how a parallel sweep starts one seed's process (tests point this at a wrapper)
+WORKER = [sys.executable, "-m", "infogan"]
+
+
+def _train_in_parallel(args, seeds: list[int], out: Path) -> None:
+    """Train pending seeds jobs at a time, each as `infogan sweep --seeds N` in a subprocess."""
+    import os
+    import subprocess
+    import time
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    pending, running, failed = list(seeds), {}, []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            seed = pending.pop(0)
+            cmd = [*WORKER, "sweep", "--preset", args.preset, "--seeds", str(seed),
+                   "--out", str(out), "--threads", str(threads), "--no-progress", "--jobs", "1"]
+            for flag in ("epochs", "max_steps", "latent", "invariance", "data_dir"):
+                if getattr(args, flag) is not None:
+                    cmd += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+            log = open(out / f"{args.preset}-seed{seed}.log", "w")
+            running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+            print(f"seed {seed}: training in the background (log: {log.name})")
+        time.sleep(1)
+        for seed, (proc, log) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                del running[seed]
+                if proc.returncode != 0:
+                    failed.append(seed)
+    if failed:
+        raise InfoGANError(f"seeds {failed} failed; see their logs in {out}")
+
+
 def run(args) -> int:
     from .train import main_train
 
     seeds = parse_seeds(args.seeds)
+    if args.jobs < 1:
+        raise InfoGANError("--jobs must be >= 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    pending = [s for s in seeds if not (out / f"{args.preset}-seed{s}" / "metrics.json").exists()]
+    if args.jobs > 1 and len(pending) > 1:
+        _train_in_parallel(args, pending, out)
     rows = []
     for seed in seeds:
         run_dir = out / f"{args.preset}-seed{seed}"
         if not (run_dir / "metrics.json").exists():
             overrides = {"seed": seed, "epochs": args.epochs, "max_steps": args.max_steps, "data_dir": args.data_dir,
-                         "latent": args.latent}
+                         "latent": args.latent, "invariance": args.invariance, "threads": args.threads}
             main_train(args.preset, overrides, run_dir=run_dir, progress=not args.no_progress)
         rows.append(seed_row(seed, run_dir))
         print(f"seed {seed}: accuracy {rows[-1]['accuracy']:.4f}, NMI {rows[-1]['nmi']:.4f}")
     summary = summarise(rows)
     command = f"infogan sweep --preset {args.preset} --seeds {args.seeds}" + \
         (f" --epochs {args.epochs}" if args.epochs else "") + (f" --max-steps {args.max_steps}" if args.max_steps else "") + \
-        (f" --latent {args.latent}" if args.latent else "")
+        (f" --latent {args.latent}" if args.latent else "") + \
+        (f" --invariance {args.invariance:g}" if args.invariance is not None else "")
     (out / "sweep.json").write_text(json.dumps({"preset": args.preset, "command": command, "seeds": rows,
                                                 "summary": summary}, indent=2) + "\n")
     (out / "sweep.md").write_text(markdown(args.preset, rows, summary, command))

@@ -1,0 +1,70 @@
+"""Identity-preserving transformations of generated images, for the categorical codes'
+invariance term.
+
+Why: with the paper's objective alone, a categorical code on MNIST often captures a style
+instead of an identity (two values that both draw a "1", one upright and one slanted) and
+then has to merge two digits (4 and 9) to make room; measured over 5 seeds, the default
+preset's accuracy ranged from 0.65 to 0.96. Elastic-InfoGAN (Ojha et al., NeurIPS 2020)
+fixes this by asking Q to predict the same categorical code from a transformed copy of
+each generated image: a transformation that keeps a digit's identity (a small rotation,
+shear, scale or shift, a thicker or thinner stroke) then cannot carry a category, so G has
+to put something that survives it, the identity, into the categorical code. Continuous
+codes are not asked to be invariant: slant and width are exactly what they should capture.
+
+Random parameters come from the caller's torch.Generator (the trainer's latent generator),
+so a resumed run draws the same transformations as an uninterrupted one. Everything here
+is differentiable in the images, so the invariance term reaches G as well as Q.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """The ranges of the random transformation (the defaults suit 28-32 px digits)."""
+
+    rotate_deg: float = 15.0
+    shear_deg: float = 15.0
+    scale: float = 0.1  # isotropic zoom in [1 - scale, 1 + scale]
+    shift_px: float = 2.0
+    morph_p: float = 0.5  # chance of a (half-strength) 3x3 dilation or erosion, half each
+
+    def sample(self, n: int, image_size: int, generator: torch.Generator | None = None):
+        """(theta (n, 2, 3) affine matrices for affine_grid, morph (n,) in {-1, 0, 1})."""
+        u = torch.rand(n, 5, generator=generator) * 2 - 1  # (n, 5) in [-1, 1)
+        rot, shear = u[:, 0] * math.radians(self.rotate_deg), u[:, 1] * math.radians(self.shear_deg)
+        scale = 1 + u[:, 2] * self.scale
+        shift = u[:, 3:5] * (2 * self.shift_px / image_size)  # affine_grid's coordinates span 2
+        cos, sin, tan = torch.cos(rot), torch.sin(rot), torch.tan(shear)
+        # output -> input map: rotation @ horizontal shear, divided by the zoom
+        theta = torch.stack([
+            torch.stack([cos, cos * tan - sin, shift[:, 0]], 1),
+            torch.stack([sin, sin * tan + cos, shift[:, 1]], 1),
+        ], 1)
+        theta[:, :, :2] /= scale[:, None, None]
+        r = torch.rand(n, generator=generator)
+        morph = torch.where(r < self.morph_p / 2, -1, torch.where(r < self.morph_p, 1, 0))
+        return theta, morph
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        theta, morph = self.sample(len(images), images.shape[-1], generator)
+        return apply(images, theta.to(images.device), morph.to(images.device))
+
+
+def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor) -> torch.Tensor:
+    """Warp images in [-1, 1] (background -1) by theta, then dilate (+1) or erode (-1) the
+    bright strokes of the rows morph selects. Shapes are kept: (B, C, H, W)."""
+    grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
+    # grid_sample pads with 0, so warp (x + 1) to pad with the background value -1
+    warped = F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
+    # half-strength 3x3 morphology: a full erosion wipes out MNIST's thinnest strokes
+    dilated = 0.5 * (warped + F.max_pool2d(warped, 3, 1, 1))
+    eroded = 0.5 * (warped - F.max_pool2d(-warped, 3, 1, 1))
+    m = morph.view(-1, 1, 1, 1)
+    return torch.where(m > 0, dilated, torch.where(m < 0, eroded, warped))

@@ -1,0 +1,56 @@
+import torch
+import torch.nn.functional as F
+
+from infogan.augment import Augmentation, apply
+from infogan.latent import LatentSpec
+from infogan.losses import invariance_loss
+
+
+def _digits(n=6, size=28):
+    x = -torch.ones(n, 1, size, size)
+    x[:, :, 8:20, 12:16] = 1.0  # a bar: a "1"
+    return x
+
+
+def test_identity_parameters_change_nothing():
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    theta = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).repeat(4, 1, 1)
+    assert torch.allclose(apply(x, theta, torch.zeros(4, dtype=torch.long)), x, atol=1e-5)
+
+
+def test_shapes_range_background_and_morphology():
+    x = _digits()
+    out = Augmentation()(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.min() >= -1 - 1e-6 and out.max() <= 1 + 1e-6
+    assert (out[:, :, 0, :] == -1).all()  # shifting pads with the background, not grey
+    ident = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).repeat(3, 1, 1)
+    thin, same, thick = apply(x[:3], ident, torch.tensor([-1, 0, 1]))
+    ink = lambda im: (im + 1).sum().item()  # noqa: E731
+    assert ink(thin) < ink(same) < ink(thick)
+
+
+def test_draws_repeat_with_the_generator_and_gradients_flow():
+    aug = Augmentation()
+    t1, m1 = aug.sample(8, 28, torch.Generator().manual_seed(3))
+    t2, m2 = aug.sample(8, 28, torch.Generator().manual_seed(3))
+    assert torch.equal(t1, t2) and torch.equal(m1, m2)
+    assert set(m1.tolist()) <= {-1, 0, 1}
+    x = _digits().requires_grad_()
+    apply(x, t1[:6], m1[:6]).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_rotation_stays_in_range():
+    theta, _ = Augmentation(rotate_deg=15, shear_deg=0, scale=0, shift_px=0).sample(1000, 28)
+    angle = torch.rad2deg(torch.atan2(theta[:, 1, 0], theta[:, 0, 0]))
+    assert angle.abs().max() <= 15.0 + 1e-4 and angle.abs().max() > 14.0
+
+
+def test_invariance_loss_is_lambda_weighted_cross_entropy_of_categorical_codes_only():
+    spec = LatentSpec.parse("z4,cat5@2,cont1,cat3")
+    q = torch.randn(10, spec.q_dim)
+    codes = {"c1": torch.randint(5, (10,)), "c2": torch.rand(10), "c3": torch.randint(3, (10,))}
+    parts = spec.split_q(q)
+    expected = 2 * F.cross_entropy(parts["c1"][0], codes["c1"]) + F.cross_entropy(parts["c3"][0], codes["c3"])
+    assert torch.allclose(invariance_loss(spec, q, codes), expected)
+    assert invariance_loss(LatentSpec.parse("z4,cont2"), torch.randn(10, 4), {"c1": torch.rand(10), "c2": torch.rand(10)}) == 0

@@ -1,0 +1,59 @@
+"""Each speed option computes the plain step's losses and update (within tolerance)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from infogan.config import resolve
+from infogan.errors import InfoGANError
+from infogan.trainer import Stepper
+
+
+def _run(steps=2, **options):
+    cfg = dataclasses.replace(resolve("tiny"), invariance=1.0, **options)
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    stepper = Stepper(cfg, images, torch.device("cpu"))
+    losses = [stepper.step_once(i) for i in range(steps)]
+    return losses, {k: v.detach().clone() for k, v in stepper.model.state_dict().items()}
+
+
+def _close(a, b, atol, weight_atol=1e-4):
+    # weights after Adam: a gradient near zero turns float noise into a visible update, so
+    # the weights get a looser tolerance than the losses
+    (la, sa), (lb, sb) = a, b
+    for step_a, step_b in zip(la, lb):
+        assert step_a.keys() == step_b.keys()
+        for k in step_a:
+            assert torch.allclose(step_a[k].float(), step_b[k].float(), atol=atol), (k, step_a[k], step_b[k])
+    for k in sa:
+        if sa[k].is_floating_point():
+            assert torch.allclose(sa[k], sb[k].contiguous(), atol=weight_atol), k
+
+
+def test_channels_last_step_equals_the_plain_step():
+    _close(_run(), _run(channels_last=True), atol=1e-5)
+
+
+@pytest.mark.parametrize("adam", ["foreach", "loop"])
+def test_adam_kernels_give_the_fused_update(adam):
+    _close(_run(), _run(adam=adam), atol=1e-5)
+
+
+def test_bf16_autocast_stays_within_noise_of_float32():
+    plain, amp = _run(), _run(amp="bf16")
+    for k in ("loss_D", "loss_G", "loss_info"):
+        assert abs(plain[0][0][k].item() - amp[0][0][k].item()) < 0.05, k
+
+
+def test_compiled_step_equals_the_eager_step():
+    pytest.importorskip("torch._inductor")
+    _close(_run(), _run(compile="default"), atol=1e-4)
+
+
+@pytest.mark.parametrize("field,value", [("compile", "fast"), ("amp", "fp8")])
+def test_unknown_speed_options_are_refused(field, value):
+    from infogan.config import validate
+
+    with pytest.raises(InfoGANError, match=field):
+        validate(dataclasses.replace(resolve("tiny"), **{field: value}))
