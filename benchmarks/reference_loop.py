@@ -17,6 +17,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from infogan.augment import Augmentation
+
 
 class ImageDataset(Dataset):
     """What torchvision.datasets.MNIST does per item: uint8 array -> PIL -> transform."""
@@ -49,7 +51,7 @@ class ReferenceInfoGAN:
 
     noise, n_cat, n_cont = 62, 10, 2
 
-    def __init__(self, images: torch.Tensor, batch_size: int = 64):
+    def __init__(self, images: torch.Tensor, batch_size: int = 64, invariance: float = 0.0):
         dim = self.noise + self.n_cat + self.n_cont
         self.G = nn.Sequential(
             nn.Linear(dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
@@ -68,6 +70,10 @@ class ReferenceInfoGAN:
         self.loader = DataLoader(ImageDataset(images), batch_size=batch_size, shuffle=True, drop_last=True)
         self.batches = iter(self.loader)
         self.batch_size = batch_size
+        # the categorical invariance term of infogan's default preset, added the textbook way:
+        # one more trunk pass over transformed fakes in G's phase (see infogan/augment.py)
+        self.invariance = invariance
+        self.augment = Augmentation()
 
     def next_batch(self):
         try:
@@ -99,6 +105,9 @@ class ReferenceInfoGAN:
         nll_cont = 0.5 * (log_var + (c_cont - mean) ** 2 / log_var.exp()).mean()
         loss_G = (F.binary_cross_entropy_with_logits(self.D_head(h), ones)
                   + F.cross_entropy(q[:, :self.n_cat], c_cat) + 0.1 * nll_cont)
+        if self.invariance:
+            q_aug = self.Q_head(self.trunk(self.augment(x_fake)))
+            loss_G = loss_G + self.invariance * F.cross_entropy(q_aug[:, :self.n_cat], c_cat)
         loss_G.backward()
         self.opt_G.step()
         return loss_D.detach(), loss_G.detach()

@@ -26,11 +26,17 @@ def test_reference_loop_trains_the_paper_networks():
     spec = importlib.util.spec_from_file_location("reference_loop", BENCH / "reference_loop.py")
     ref = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ref)
-    loop = ref.ReferenceInfoGAN(torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8), batch_size=16)
-    for _ in range(5):  # more steps than one epoch: the loader restarts
-        loss_d, loss_g = loop.step()
-    assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
-    assert sum(p.numel() for p in loop.G.parameters()) > 6.5e6
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    for invariance in (0.0, 1.0):
+        torch.manual_seed(0)
+        loop = ref.ReferenceInfoGAN(images, batch_size=16, invariance=invariance)
+        for _ in range(5):  # more steps than one epoch: the loader restarts
+            loss_d, loss_g = loop.step()
+        assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
+        assert sum(p.numel() for p in loop.G.parameters()) > 6.5e6
+        if invariance == 0:
+            plain_g = loss_g
+    assert loss_g > plain_g  # the invariance term adds a cross-entropy to G's loss
 
 
 def test_time_to_accuracy_reports_the_first_crossing(fake_mnist, capsys):

@@ -78,6 +78,17 @@ def test_dry_run_prints_resolved_config(capsys):
     assert main(["train", "--preset", "mnist", "--epochs", "3", "--lr-d", "0.001", "--dry-run"]) == 0
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["epochs"] == 3 and cfg["lr_d"] == 0.001 and cfg["latent"] == "z62,cat10,cont2"
+    assert cfg["invariance"] == 1.0 and cfg["channels_last"] is False and cfg["compile"] == "off"
+
+
+def test_speed_and_objective_flags_reach_the_config(capsys):
+    assert main(["train", "--preset", "mnist", "--channels-last", "--compile", "default", "--amp", "bf16",
+                 "--invariance", "0", "--dry-run"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["channels_last"] is True and cfg["compile"] == "default" and cfg["amp"] == "bf16"
+    assert cfg["invariance"] == 0.0
+    assert main(["train", "--preset", "mnist-paper", "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["invariance"] == 0.0  # the paper's objective
 
 
 def test_evaluate_json_on_a_run_folder(fake_mnist, tmp_path, capsys):

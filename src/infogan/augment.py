@@ -35,9 +35,9 @@ class Augmentation:
     shift_px: float = 2.0
     morph_p: float = 0.5  # chance of a (half-strength) 3x3 dilation or erosion, half each
 
-    def sample(self, n: int, image_size: int, generator: torch.Generator | None = None):
+    def sample(self, n: int, image_size: int, generator: torch.Generator | None = None, device=None):
         """(theta (n, 2, 3) affine matrices for affine_grid, morph (n,) in {-1, 0, 1})."""
-        u = torch.rand(n, 5, generator=generator) * 2 - 1  # (n, 5) in [-1, 1)
+        u = torch.rand(n, 5, generator=generator, device=device) * 2 - 1  # (n, 5) in [-1, 1)
         rot, shear = u[:, 0] * math.radians(self.rotate_deg), u[:, 1] * math.radians(self.shear_deg)
         scale = 1 + u[:, 2] * self.scale
         shift = u[:, 3:5] * (2 * self.shift_px / image_size)  # affine_grid's coordinates span 2
@@ -48,13 +48,13 @@ class Augmentation:
             torch.stack([sin, sin * tan + cos, shift[:, 1]], 1),
         ], 1)
         theta[:, :, :2] /= scale[:, None, None]
-        r = torch.rand(n, generator=generator)
+        r = torch.rand(n, generator=generator, device=device)
         morph = torch.where(r < self.morph_p / 2, -1, torch.where(r < self.morph_p, 1, 0))
         return theta, morph
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        theta, morph = self.sample(len(images), images.shape[-1], generator)
-        return apply(images, theta.to(images.device), morph.to(images.device))
+        theta, morph = self.sample(len(images), images.shape[-1], generator, images.device)
+        return apply(images, theta, morph)
 
 
 def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor) -> torch.Tensor:

@@ -52,14 +52,14 @@ def make_optimizers(model: InfoGAN, cfg: TrainConfig):
 
 
 def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device):
-    """One step's random inputs, all from one CPU generator (so resumed runs repeat them):
-    noise z, the codes, and the invariance term's transformation (None when it is off)."""
-    z, codes = model.spec.sample(cfg.batch_size, generator=generator)
+    """One step's random inputs, all from one generator on the training device (so nothing
+    is copied from the host per step, and a resumed run repeats them): noise z, the codes,
+    and the invariance term's transformation (None when it is off)."""
+    z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
     aug = None
     if cfg.invariance > 0 and model.spec.categorical:
-        theta, morph = Augmentation().sample(cfg.batch_size, model.image_shape[-1], generator)
-        aug = (theta.to(device), morph.to(device))
-    return z.to(device), {k: v.to(device) for k, v in codes.items()}, aug
+        aug = Augmentation().sample(cfg.batch_size, model.image_shape[-1], generator, device)
+    return z, codes, aug
 
 
 def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
@@ -169,7 +169,7 @@ class Stepper:
         self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
         speed.apply(self.model, cfg)
         self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last)
-        self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.amp_dtype = speed.amp_dtype(cfg)
 
     def step_once(self, step: int) -> dict[str, torch.Tensor]:

@@ -114,7 +114,8 @@ def run(args) -> int:
     if not args.no_reference:
         if device.type != "cpu":
             raise InfoGANError("the textbook reference runs on the CPU only; add --no-reference for --device cuda")
-        loops["reference"] = load_reference().ReferenceInfoGAN(images, args.batch_size)
+        # the textbook loop computes the preset's objective: with its invariance term if it has one
+        loops["reference"] = load_reference().ReferenceInfoGAN(images, args.batch_size, cfg.invariance)
     for loop in loops.values():  # warm-up: allocator, kernels, first-step Adam state
         _time_steps(loop.step, 5, device)
     times = {k: [] for k in loops}
