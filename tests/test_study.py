@@ -56,7 +56,7 @@ def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
     assert s["min"] == min(accs) and s["max"] == max(accs) and abs(s["mean"] - sum(accs) / 2) < 1e-12
     md = (out / "sweep.md").read_text()
     assert "| **median** |" in md and "infogan sweep --preset tiny --seeds 0-1" in md
-    assert (out / "grids.png").is_file()
+    assert (out / "grids.png").is_file() and (out / "accuracy.png").is_file()
     # a second call reuses the finished runs instead of training again
     before = (out / "tiny-seed0" / "metrics.json").stat().st_mtime
     assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),

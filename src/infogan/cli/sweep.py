@@ -1,7 +1,8 @@
 """`infogan sweep --preset mnist --seeds 0-4 [--epochs N]`: train and evaluate several seeds.
 
-Writes OUT/sweep.json (per-seed results and summary), OUT/sweep.md (the table for a README)
-and OUT/grids.png (each seed's categorical grid, one panel per seed, labelled in order).
+Writes OUT/sweep.json (per-seed results and summary), OUT/sweep.md (the table for a README),
+OUT/grids.png (each seed's categorical grid, one panel per seed, in order) and
+OUT/accuracy.png (each seed's held-out accuracy per epoch).
 """
 
 from __future__ import annotations
@@ -78,6 +79,36 @@ def grids_picture(rows: list[dict], out: Path) -> None:
 WORKER = [sys.executable, "-m", "infogan"]
 
 
+def accuracy_curves(rows: list[dict], out: Path) -> Path | None:
+    """accuracy.png: each seed's held-out accuracy per epoch (from its stats.jsonl)."""
+    curves = {}
+    for r in rows:
+        stats = Path(r["run"]) / "stats.jsonl"
+        points = [json.loads(line) for line in stats.read_text().splitlines() if line.strip()] if stats.exists() else []
+        points = [(p["epoch"], p[f"acc/{r['code']}"]) for p in points if f"acc/{r['code']}" in p]
+        if points:
+            curves[r["seed"]] = points
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for seed, points in curves.items():
+        ax.plot(*zip(*points), "o-", label=f"seed {seed}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (Hungarian)")
+    ax.set_ylim(min(0.5, min(a for p in curves.values() for _, a in p)), 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
 def _train_in_parallel(args, seeds: list[int], out: Path) -> None:
     """Train pending seeds jobs at a time, each as `infogan sweep --seeds N` in a subprocess."""
     import os
@@ -137,5 +168,6 @@ def run(args) -> int:
                                                 "summary": summary}, indent=2) + "\n")
     (out / "sweep.md").write_text(markdown(args.preset, rows, summary, command))
     grids_picture(rows, out / "grids.png")
+    accuracy_curves(rows, out / "accuracy.png")
     print((out / "sweep.md").read_text())
     return 0
