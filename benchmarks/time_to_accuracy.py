@@ -17,7 +17,7 @@ import time
 import torch
 
 from infogan import data
-from infogan.config import resolve
+from infogan.config import AMP_MODES, COMPILE_MODES, resolve
 from infogan.metrics import cluster_scores
 from infogan.trainer import Stepper, pick_device
 
@@ -33,8 +33,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-steps", type=int, default=20000)
     p.add_argument("--max-seconds", type=float, default=3600)
     p.add_argument("--data-dir")
-    p.add_argument("--compile", default="off", help="off | default | reduce-overhead | max-autotune")
-    p.add_argument("--amp", default="off", help="off | bf16")
+    p.add_argument("--compile", default="off", choices=COMPILE_MODES)
+    p.add_argument("--amp", default="off", choices=AMP_MODES)
     p.add_argument("--channels-last", action="store_true")
     args = p.parse_args(argv)
 

@@ -51,6 +51,12 @@ def test_compiled_step_equals_the_eager_step():
     _close(_run(), _run(compile="default"), atol=1e-4)
 
 
+def test_every_amp_mode_has_a_dtype():
+    from infogan import config, speed
+
+    assert set(speed.AMP_DTYPES) == set(config.AMP_MODES)
+
+
 @pytest.mark.parametrize("field,value", [("compile", "fast"), ("amp", "fp8")])
 def test_unknown_speed_options_are_refused(field, value):
     from infogan.config import validate

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from .errors import InfoGANError
 
 
+# the speed options' allowed values (speed.py applies them; bench and train offer them)
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
+AMP_MODES = ("off", "bf16")
+
+
 @dataclass
 class TrainConfig:
     preset: str = "mnist"
@@ -116,9 +121,8 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
         (cfg.adam in ("fused", "foreach", "loop"), f"--adam must be fused, foreach or loop, not {cfg.adam!r}"),
         (cfg.channels in (1, 3), "--channels must be 1 or 3"),
-        (cfg.compile in ("off", "default", "reduce-overhead", "max-autotune"),
-         f"--compile must be off, default, reduce-overhead or max-autotune, not {cfg.compile!r}"),
-        (cfg.amp in ("off", "bf16"), f"--amp must be off or bf16, not {cfg.amp!r}"),
+        (cfg.compile in COMPILE_MODES, f"--compile must be one of {', '.join(COMPILE_MODES)}, not {cfg.compile!r}"),
+        (cfg.amp in AMP_MODES, f"--amp must be one of {', '.join(AMP_MODES)}, not {cfg.amp!r}"),
         (cfg.bad_images in ("skip", "error"), "--bad-images must be skip or error"),
         (cfg.arch != "dcgan" or cfg.image_size in (32, 64, 128), "--image-size must be 32, 64 or 128 for this preset"),
         (cfg.arch != "mnist" or cfg.image_size == 28, "the mnist networks take 28x28 images"),

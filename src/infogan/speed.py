@@ -6,8 +6,8 @@
   amp            autocast of the forward passes: off | bf16 (cfg.amp); losses stay float32
 
 Defaults are what measured fastest (README, "Speed"): on 2 CPU cores none of these helped
-(compile was slower, channels-last within noise, bf16 has no hardware support there), so all
-three default to off. The equivalence of each optimised step with the plain one is tested
+(compile and channels-last were slower, bf16 has no hardware support there), so all three
+default to off. The equivalence of each optimised step with the plain one is tested
 in tests/test_speed.py.
 """
 
@@ -19,8 +19,7 @@ import torch
 
 from .config import TrainConfig
 
-COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
-AMP_DTYPES = {"off": None, "bf16": torch.bfloat16}
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16}  # one entry per config.AMP_MODES
 
 
 def apply(model: torch.nn.Module, cfg: TrainConfig) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import resolve
+from ..config import AMP_MODES, COMPILE_MODES, resolve
 from ..errors import InfoGANError
 
 REFERENCE = Path(__file__).resolve().parents[3] / "benchmarks" / "reference_loop.py"
@@ -34,8 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--no-reference", action="store_true", help="skip the textbook loop")
     p.add_argument("--peak-size", type=int, default=2048, help="matrix size for the matmul peak (default 2048)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--compile", choices=["off", "default", "reduce-overhead", "max-autotune"])
-    p.add_argument("--amp", choices=["off", "bf16"])
+    p.add_argument("--compile", choices=COMPILE_MODES)
+    p.add_argument("--amp", choices=AMP_MODES)
     p.add_argument("--invariance", type=float, help="override the preset's invariance weight")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from .. import __version__, checkpoint, data
-from ..config import PRESETS, TrainConfig, resolve
+from ..config import AMP_MODES, COMPILE_MODES, PRESETS, TrainConfig, resolve
 from ..errors import InfoGANError
 from ..latent import LatentSpec
 
@@ -25,8 +25,8 @@ _HELP = {
     "outdir": "where run folders are made (default: runs)",
     "data_dir": "look for the dataset's files here first",
     "channels_last": "NHWC tensors for the convolutions (default: off, measured no faster on CPU)",
-    "compile": "torch.compile G and D: off|default|reduce-overhead|max-autotune (default: off)",
-    "amp": "autocast the forward passes: off|bf16 (default: off)",
+    "compile": f"torch.compile G and D: {'|'.join(COMPILE_MODES)} (default: off)",
+    "amp": f"autocast the forward passes: {'|'.join(AMP_MODES)} (default: off)",
     "invariance": "weight of the categorical codes' invariance to small affine/stroke changes (0 = the paper)",
 }
 
