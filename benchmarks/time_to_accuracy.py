@@ -18,8 +18,7 @@ import torch
 
 from infogan import data
 from infogan.config import AMP_MODES, COMPILE_MODES, resolve
-from infogan.metrics import cluster_scores
-from infogan.trainer import Stepper, pick_device
+from infogan.trainer import Stepper, heldout_accuracy, pick_device
 
 
 def main(argv=None) -> int:
@@ -46,7 +45,7 @@ def main(argv=None) -> int:
     x_test, y_test = data.load(cfg.dataset, "test", cfg.data_dir)
     stepper = Stepper(cfg, x_train, device)
     model = stepper.model
-    code = model.spec.categorical[0]
+    code = model.spec.categorical[0].name
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     trained_s, curve, reached = 0.0, [], None
@@ -59,9 +58,7 @@ def main(argv=None) -> int:
             step += 1
         sync()
         trained_s += time.perf_counter() - t
-        pred = model.infer_codes(x_test)[code.name]
-        acc = cluster_scores(pred.numpy(), y_test.numpy(), code.size)["accuracy"]
-        model.train()
+        acc = heldout_accuracy(model, x_test, y_test)[code]
         curve.append({"step": step, "seconds": round(trained_s, 2), "accuracy": round(acc, 4)})
         if acc >= args.target:
             reached = curve[-1]

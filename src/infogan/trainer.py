@@ -125,6 +125,17 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     return {k: v.detach() for k, v in out.items()}
 
 
+def heldout_accuracy(model: InfoGAN, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Each categorical code's Hungarian accuracy on labelled held-out images, mid-training:
+    inference runs in eval mode (running BN stats, no RNG drawn), then the model trains again."""
+    from .metrics import cluster_scores
+
+    pred = model.infer_codes(images)
+    model.train()
+    return {c.name: cluster_scores(pred[c.name].numpy(), labels.numpy(), c.size)["accuracy"]
+            for c in model.spec.categorical}
+
+
 class BatchSampler:
     """Random batches from an in-memory uint8 tensor, without a DataLoader.
 
@@ -218,15 +229,6 @@ class Trainer(Stepper):
                 viz.save_grid(imgs, self.run_dir / f"traverse-{code.name}.png", nrow)
         viz.plot_stats(self.run_dir / "stats.jsonl", self.run_dir / "losses.png", self.model.spec)
 
-    def heldout_accuracy(self) -> dict[str, float]:
-        from .metrics import cluster_scores
-
-        images, labels = self.heldout
-        pred = self.model.infer_codes(images)  # eval mode: running BN stats, no RNG drawn
-        self.model.train()
-        return {f"acc/{c.name}": round(cluster_scores(pred[c.name].numpy(), labels.numpy(), c.size)["accuracy"], 4)
-                for c in self.model.spec.categorical}
-
     # ------------------------------------------------------------------ loop
     def save_checkpoint(self) -> None:
         checkpoint.save(self.run_dir, self.step, self.model, self.opt_d, self.opt_g,
@@ -268,7 +270,7 @@ class Trainer(Stepper):
                     tag = f"epoch-{int(epoch):04d}" if self.step % self.sampler.steps_per_epoch == 0 else f"step-{self.step:07d}"
                     self.write_samples(tag)
                     if self.heldout is not None and self.model.spec.categorical:
-                        accs = self.heldout_accuracy()
+                        accs = {f"acc/{k}": round(v, 4) for k, v in heldout_accuracy(self.model, *self.heldout).items()}
                         stats.write(json.dumps({"step": self.step, "epoch": epoch, **accs}) + "\n")
                         stats.flush()
                         for k, v in accs.items():
