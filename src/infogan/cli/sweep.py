@@ -109,6 +109,17 @@ def accuracy_curves(rows: list[dict], out: Path) -> Path | None:
     return out
 
 
+def study_flags(args) -> list[str]:
+    """The options that change what a sweep trains, as command-line words (for the recorded
+    command and for each seed's process)."""
+    words = []
+    for flag in ("epochs", "max_steps", "latent", "invariance"):
+        value = getattr(args, flag)
+        if value is not None:
+            words += ["--" + flag.replace("_", "-"), f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
 def _train_in_parallel(args, seeds: list[int], out: Path) -> None:
     """Train pending seeds jobs at a time, each as `infogan sweep --seeds N` in a subprocess."""
     import os
@@ -122,9 +133,7 @@ def _train_in_parallel(args, seeds: list[int], out: Path) -> None:
             seed = pending.pop(0)
             cmd = [*WORKER, "sweep", "--preset", args.preset, "--seeds", str(seed),
                    "--out", str(out), "--threads", str(threads), "--no-progress", "--jobs", "1"]
-            for flag in ("epochs", "max_steps", "latent", "invariance", "data_dir"):
-                if getattr(args, flag) is not None:
-                    cmd += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+            cmd += study_flags(args) + (["--data-dir", args.data_dir] if args.data_dir else [])
             log = open(out / f"{args.preset}-seed{seed}.log", "w")
             running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
             print(f"seed {seed}: training in the background (log: {log.name})")
@@ -160,10 +169,7 @@ def run(args) -> int:
         rows.append(seed_row(seed, run_dir))
         print(f"seed {seed}: accuracy {rows[-1]['accuracy']:.4f}, NMI {rows[-1]['nmi']:.4f}")
     summary = summarise(rows)
-    command = f"infogan sweep --preset {args.preset} --seeds {args.seeds}" + \
-        (f" --epochs {args.epochs}" if args.epochs else "") + (f" --max-steps {args.max_steps}" if args.max_steps else "") + \
-        (f" --latent {args.latent}" if args.latent else "") + \
-        (f" --invariance {args.invariance:g}" if args.invariance is not None else "")
+    command = " ".join(["infogan sweep --preset", args.preset, "--seeds", args.seeds, *study_flags(args)])
     (out / "sweep.json").write_text(json.dumps({"preset": args.preset, "command": command, "seeds": rows,
                                                 "summary": summary}, indent=2) + "\n")
     (out / "sweep.md").write_text(markdown(args.preset, rows, summary, command))
