@@ -13,7 +13,8 @@ def test_bench_json_has_the_promised_keys(capsys):
     assert main(["bench", "--preset", "tiny", "--batch-size", "8", "--steps", "2", "--repeats", "1",
                  "--scaling", "8,16", "--peak-size", "256", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    for key in ("images_per_second", "reference_images_per_second", "speedup", "flops_per_image", "peak_memory_mb"):
+    for key in ("images_per_second", "reference_images_per_second", "speedup", "flops_per_image", "peak_memory_mb",
+                "reference_peak_memory_mb"):
         assert r[key] is not None and r[key] > 0, key
     assert 0 < r["mfu"] < 1.5  # a tiny net is far from the matmul peak, but it does some work
     assert [row["batch_size"] for row in r["scaling"]] == [8, 16]
@@ -46,3 +47,17 @@ def test_time_to_accuracy_reports_the_first_crossing(fake_mnist, capsys):
     assert tta.main(["--preset", "tiny", "--target", "0.0", "--eval-every", "2", "--data-dir", str(fake_mnist)]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["steps_to_target"] == 2 and r["seconds_to_target"] >= 0 and len(r["curve"]) == 1
+
+
+def test_bench_reports_a_loop_that_cannot_start(capsys):
+    import pytest
+
+    from infogan.cli.bench import LoopProcess
+    from infogan.errors import InfoGANError
+
+    # bad options are refused before any process starts...
+    assert main(["bench", "--preset", "tiny", "--batch-size", "1"]) != 0
+    assert "--batch-size must be >= 2" in capsys.readouterr().err
+    # ...and a loop whose process fails to build says why, in one line
+    with pytest.raises(InfoGANError, match="reference loop could not start: InfoGANError: unknown preset"):
+        LoopProcess({"loop": "reference", "preset": "nope", "options": {}, "threads": 1})

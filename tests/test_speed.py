@@ -1,10 +1,13 @@
 """Each speed option computes the plain step's losses and update (within tolerance)."""
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from infogan import speed
 from infogan.config import resolve
 from infogan.errors import InfoGANError
 from infogan.trainer import Stepper
@@ -63,3 +66,30 @@ def test_unknown_speed_options_are_refused(field, value):
 
     with pytest.raises(InfoGANError, match=field):
         validate(dataclasses.replace(resolve("tiny"), **{field: value}))
+
+
+FAULTS_PER_STEP = """
+import resource, sys, torch
+from infogan.config import resolve
+from infogan.trainer import Stepper
+cfg = resolve("mnist", {"batch_size": 64, "device": "cpu", "threads": 2, "keep_memory": sys.argv[1] == "on"})
+stepper = Stepper(cfg, torch.randint(0, 256, (256, 1, 28, 28), dtype=torch.uint8))
+for i in range(6):  # the heap grows to the step's high-water mark
+    stepper.step_once(i)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for i in range(6, 16):
+    stepper.step_once(i)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+@pytest.mark.skipif(not speed.has_mallopt(), reason="the C library has no glibc mallopt")
+def test_keep_memory_stops_the_per_step_page_faults():
+    # paper-size networks: their 25 MB weight gradients are what glibc hands back by default
+    faults = {}
+    for setting in ("off", "on"):
+        out = subprocess.run([sys.executable, "-c", FAULTS_PER_STEP, setting], capture_output=True, text=True,
+                             check=True)
+        faults[setting] = float(out.stdout.split()[-1])
+    assert faults["off"] > 1000, faults  # each step faults in its big buffers again...
+    assert faults["on"] < faults["off"] / 10, faults  # ...unless freed memory is kept

@@ -43,6 +43,7 @@ class TrainConfig:
     channels_last: bool = False  # NHWC convolutions (speed.py; defaults chosen by measurement)
     compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of G and D
     amp: str = "off"  # off | bf16: autocast of the forward passes
+    keep_memory: bool = True  # CPU: malloc keeps freed memory for the next step (no page faults)
     # bookkeeping
     outdir: str = "runs"
     data_dir: str | None = None

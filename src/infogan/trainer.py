@@ -175,6 +175,8 @@ class Stepper:
         self.device = device or pick_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        if cfg.keep_memory and self.device.type == "cpu":
+            speed.keep_freed_memory()
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, images.shape[1], images.shape[2]).to(self.device).train()
         self.opt_d, self.opt_g = make_optimizers(self.model, cfg)

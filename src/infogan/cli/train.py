@@ -15,7 +15,8 @@ from ..latent import LatentSpec
 
 # Options a resumed run may change; anything else would make it a different run.
 RESUMABLE = {"epochs", "max_steps", "log_every", "ckpt_every", "keep_ckpts", "sample_every",
-             "device", "threads", "evaluate", "data_dir", "outdir", "adam", "channels_last", "compile", "amp"}
+             "device", "threads", "evaluate", "data_dir", "outdir", "adam", "channels_last", "compile", "amp",
+             "keep_memory"}
 _HELP = {
     "latent": "latent spec, e.g. 'z62,cat10,cont2' (see README: latent spec)",
     "max_steps": "train this many steps (overrides --epochs)",
@@ -27,6 +28,8 @@ _HELP = {
     "channels_last": "NHWC tensors for the convolutions (default: off, measured no faster on CPU)",
     "compile": f"torch.compile G and D: {'|'.join(COMPILE_MODES)} (default: off)",
     "amp": f"autocast the forward passes: {'|'.join(AMP_MODES)} (default: off)",
+    "keep_memory": "CPU: keep freed memory in the process instead of faulting it in again each step "
+                   "(default: on; changes no number)",
     "invariance": "weight of the categorical codes' invariance to small affine/stroke changes (0 = the paper)",
 }
 
