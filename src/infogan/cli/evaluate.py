@@ -22,19 +22,26 @@ def add_parser(sub) -> None:
 
 
 def evaluate_and_report(model: InfoGAN, out_dir: Path, dataset: str, data_dir, split: str,
-                        as_json: bool, n_samples: int = 10000, quality: bool = True) -> dict:
-    """Evaluate, write metrics.json and confusion PNGs into out_dir, print a table or JSON."""
+                        as_json: bool, n_samples: int = 10000, quality: bool = True,
+                        loaded: dict | None = None) -> dict:
+    """Evaluate, write metrics.json and confusion PNGs into out_dir, print a table or JSON.
+    loaded: {split: (images, labels)} the caller already holds (training does), not read again."""
     from ..metrics import evaluate_model
     from ..metrics.quality import get_classifier
     from ..viz import save_confusion
 
     size, channels = model.config["image_size"], model.config["channels"]
-    images, labels = data.load(dataset, split, data_dir, image_size=size, channels=channels)
+    loaded = dict(loaded or {})
+
+    def load(name):
+        if loaded.get(name) is None:
+            loaded[name] = data.load(dataset, name, data_dir, image_size=size, channels=channels)
+        return loaded[name]
+
+    images, labels = load(split)
     classifier = None
     if quality and labels is not None:
-        train_images, train_labels = (data.load(dataset, "train", data_dir, image_size=size, channels=channels)
-                                      if split != "train" else (images, labels))
-        classifier = get_classifier(dataset, train_images, train_labels)
+        classifier = get_classifier(dataset, *load("train"))
     result = {"dataset": dataset, "split": split,
               **evaluate_model(model, images, labels, n_samples, classifier=classifier)}
     out_dir = Path(out_dir)

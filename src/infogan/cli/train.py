@@ -106,8 +106,8 @@ def run(args) -> int:
 
 def train_and_evaluate(cfg: TrainConfig, run_dir: Path, resume_ckpt: Path | None = None, progress: bool = True):
     """Train cfg into run_dir (continuing from resume_ckpt), save the model, evaluate it."""
-    images, _ = data.load(cfg.dataset, "train", cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels,
-                          bad_images=cfg.bad_images)
+    images, labels = data.load(cfg.dataset, "train", cfg.data_dir, image_size=cfg.image_size,
+                               channels=cfg.channels, bad_images=cfg.bad_images)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps({"infogan_version": __version__, **cfg.to_dict()}, indent=2) + "\n")
     print(f"infogan: run folder {run_dir}" + (f" (resuming from {resume_ckpt.name})" if resume_ckpt else ""))
@@ -128,7 +128,8 @@ def train_and_evaluate(cfg: TrainConfig, run_dir: Path, resume_ckpt: Path | None
         from .evaluate import evaluate_and_report
 
         split = "test" if "test" in data.get(cfg.dataset).splits else "train"
-        evaluate_and_report(model, run_dir, cfg.dataset, cfg.data_dir, split, as_json=False)
+        evaluate_and_report(model, run_dir, cfg.dataset, cfg.data_dir, split, as_json=False,
+                            loaded={"train": (images, labels), "test": heldout})
     return model
 
 
