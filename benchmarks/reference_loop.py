@@ -1,9 +1,10 @@
 """The textbook PyTorch InfoGAN training step, as the popular public versions write it.
 
 A reference for `infogan bench`: the paper's MNIST networks, data through torchvision's
-DataLoader with a per-sample ToTensor/Normalize transform on PIL images, and three separate
-D passes per step (D(real), D(fake.detach()) for D's update, D(fake) for G's), each backward
-computing every gradient, default (foreach) Adam, eager fp32. Written from the paper's
+DataLoader with a per-sample ToTensor/Normalize transform on PIL images (each batch copied
+to the device when it is a GPU), and three separate D passes per step (D(real),
+D(fake.detach()) for D's update, D(fake) for G's), each backward computing every gradient,
+default (foreach) Adam, eager fp32. Written from the paper's
 architecture for this benchmark; no code copied from those projects.
 """
 
@@ -51,7 +52,9 @@ class ReferenceInfoGAN:
 
     noise, n_cat, n_cont = 62, 10, 2
 
-    def __init__(self, images: torch.Tensor, batch_size: int = 64, invariance: float = 0.0):
+    def __init__(self, images: torch.Tensor, batch_size: int = 64, invariance: float = 0.0, device="cpu"):
+        # on a GPU the textbook way moves the nets there and copies each loader batch over
+        self.device = torch.device(device)
         dim = self.noise + self.n_cat + self.n_cont
         self.G = nn.Sequential(
             nn.Linear(dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
@@ -63,6 +66,8 @@ class ReferenceInfoGAN:
         self.D_head = nn.Linear(1024, 1)
         self.Q_head = nn.Sequential(nn.Linear(1024, 128), nn.BatchNorm1d(128), nn.LeakyReLU(0.1),
                                     nn.Linear(128, self.n_cat + 2 * self.n_cont))
+        for net in (self.G, self.trunk, self.D_head, self.Q_head):
+            net.to(self.device)
         d_params = list(self.trunk.parameters()) + list(self.D_head.parameters())
         self.opt_D = torch.optim.Adam(d_params, lr=2e-4, betas=(0.5, 0.999))
         self.opt_G = torch.optim.Adam(list(self.G.parameters()) + list(self.Q_head.parameters()),
@@ -83,13 +88,13 @@ class ReferenceInfoGAN:
             return next(self.batches)[0]
 
     def step(self):
-        B = self.batch_size
-        x_real = self.next_batch()
-        z = torch.randn(B, self.noise)
-        c_cat = torch.randint(0, self.n_cat, (B,))
-        c_cont = torch.rand(B, self.n_cont) * 2 - 1
+        B, dev = self.batch_size, self.device
+        x_real = self.next_batch().to(dev)
+        z = torch.randn(B, self.noise, device=dev)
+        c_cat = torch.randint(0, self.n_cat, (B,), device=dev)
+        c_cont = torch.rand(B, self.n_cont, device=dev) * 2 - 1
         latent = torch.cat([z, F.one_hot(c_cat, self.n_cat).float(), c_cont], 1)
-        ones, zeros = torch.ones(B, 1), torch.zeros(B, 1)
+        ones, zeros = torch.ones(B, 1, device=dev), torch.zeros(B, 1, device=dev)
 
         x_fake = self.G(latent)
         self.opt_D.zero_grad()
