@@ -6,8 +6,8 @@
   amp            autocast of the forward passes: off | bf16 (cfg.amp); losses stay float32
   keep_memory    CPU: glibc keeps freed memory in the process for the next step (cfg.keep_memory)
 
-Defaults are what measured fastest (README, "Speed"): on 2 CPU cores compile and
-channels-last were slower and bf16 has no hardware support, so those default to off;
+Defaults are what measured fastest (README, "Speed"): on 2 CPU cores compile was slower,
+channels-last no faster and bf16 has no hardware support, so those default to off;
 keep_memory is on. The equivalence of each optimised step with the plain one is tested
 in tests/test_speed.py.
 """
