@@ -55,7 +55,7 @@ def test_compiled_step_equals_the_eager_step():
 
 
 def test_every_amp_mode_has_a_dtype():
-    from infogan import config, speed
+    from infogan import config
 
     assert set(speed.AMP_DTYPES) == set(config.AMP_MODES)
 

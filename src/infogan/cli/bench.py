@@ -122,9 +122,7 @@ def build_loop(job: dict):
     if job["loop"] == "ours":
         return OurLoop(cfg, bench_images(), device), device
     # the textbook loop computes the preset's objective: with its invariance term if it has one
-    loop = load_reference().ReferenceInfoGAN(bench_images(), cfg.batch_size, cfg.invariance, device)
-    loop.B = cfg.batch_size
-    return loop, device
+    return load_reference().ReferenceInfoGAN(bench_images(), cfg.batch_size, cfg.invariance, device), device
 
 
 def serve() -> None:
@@ -158,8 +156,12 @@ class LoopProcess:
         command = [sys.executable, "-c", "from infogan.cli.bench import serve; serve()"]
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         self.job = job
-        self._send(job)
-        self._reply()
+        try:
+            self._send(job)
+            self._reply()
+        except BaseException:
+            self.close()  # the process has exited or is told to: nothing is left running
+            raise
 
     def _send(self, msg: dict) -> None:
         self.proc.stdin.write(json.dumps(msg) + "\n")
@@ -192,7 +194,6 @@ def run(args) -> int:
         raise InfoGANError("--device cuda: no CUDA device is available")
     options = {"channels_last": args.channels_last, "compile": args.compile, "amp": args.amp,
                "keep_memory": args.keep_memory, "invariance": args.invariance, "device": args.device}
-    options = {k: v for k, v in options.items() if v is not None}
     cfg = resolve(args.preset, {"batch_size": args.batch_size, **options})  # validates before any process starts
     job = {"preset": args.preset, "options": {"batch_size": args.batch_size, **options},
            "threads": args.threads or torch.get_num_threads()}
