@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -33,13 +34,15 @@ def main(argv=None) -> int:
     p.add_argument("--max-seconds", type=float, default=3600)
     p.add_argument("--data-dir")
     p.add_argument("--compile", default="off", choices=COMPILE_MODES)
-    p.add_argument("--amp", default="off", choices=AMP_MODES)
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--tf32", action="store_true")
+    p.add_argument("--amp", default="off", choices=AMP_MODES)
     args = p.parse_args(argv)
 
     cfg = resolve(args.preset, {"batch_size": args.batch_size, "seed": args.seed, "data_dir": args.data_dir,
                                 "device": args.device, "compile": args.compile, "amp": args.amp,
-                                "channels_last": args.channels_last})
+                                "channels_last": args.channels_last, "cuda_graph": args.cuda_graph, "tf32": args.tf32})
     device = pick_device(cfg.device)
     x_train, _ = data.load(cfg.dataset, "train", cfg.data_dir)
     x_test, y_test = data.load(cfg.dataset, "test", cfg.data_dir)
@@ -60,11 +63,13 @@ def main(argv=None) -> int:
         trained_s += time.perf_counter() - t
         acc = heldout_accuracy(model, x_test, y_test)[code]
         curve.append({"step": step, "seconds": round(trained_s, 2), "accuracy": round(acc, 4)})
+        print(json.dumps(curve[-1]), file=sys.stderr, flush=True)  # progress, for a run that is cut short
         if acc >= args.target:
             reached = curve[-1]
             break
     print(json.dumps({"preset": args.preset, "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
                       "batch_size": cfg.batch_size, "target": args.target,
+                      "options": {k: getattr(cfg, k) for k in ("compile", "amp", "channels_last", "cuda_graph", "tf32")},
                       "seconds_to_target": reached["seconds"] if reached else None,
                       "steps_to_target": reached["step"] if reached else None, "curve": curve}))
     return 0

@@ -13,11 +13,11 @@ from infogan.errors import InfoGANError
 from infogan.trainer import Stepper
 
 
-def _run(steps=2, **options):
+def _run(steps=2, device="cpu", **options):
     cfg = dataclasses.replace(resolve("tiny"), invariance=1.0, **options)
     images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    stepper = Stepper(cfg, images, torch.device("cpu"))
-    losses = [stepper.step_once(i) for i in range(steps)]
+    stepper = Stepper(cfg, images, torch.device(device))
+    losses = [{k: v.clone() for k, v in stepper.step_once(i).items()} for i in range(steps)]
     return losses, {k: v.detach().clone() for k, v in stepper.model.state_dict().items()}
 
 
@@ -52,6 +52,54 @@ def test_bf16_autocast_stays_within_noise_of_float32():
 def test_compiled_step_equals_the_eager_step():
     pytest.importorskip("torch._inductor")
     _close(_run(), _run(compile="default"), atol=1e-4)
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@needs_cuda
+@pytest.mark.parametrize("amp", ["off", "bf16"])
+def test_cuda_graph_steps_equal_the_eager_steps(amp):
+    # 3 eager warm-up steps, the capture, then 3 replays: each must be the eager step
+    graphed, eager = _run(6, "cuda", cuda_graph=True, amp=amp), _run(6, "cuda", cuda_graph=False, amp=amp)
+    _close(graphed, eager, atol=1e-4 if amp == "off" else 2e-2, weight_atol=1e-4 if amp == "off" else 5e-3)
+
+
+@needs_cuda
+def test_tf32_stays_within_noise_of_float32():
+    plain, tf32 = _run(2, "cuda", cuda_graph=False), _run(2, "cuda", cuda_graph=False, tf32=True)
+    torch.backends.cuda.matmul.allow_tf32 = False  # process-wide: leave it as the other tests expect
+    for k in ("loss_D", "loss_G", "loss_info"):
+        assert abs(plain[0][0][k].item() - tf32[0][0][k].item()) < 0.01, k
+
+
+@needs_cuda
+def test_cuda_graph_replays_fresh_inputs():
+    # replays must read each step's new batch and codes, not the captured ones
+    losses, _ = _run(8, "cuda", cuda_graph=True)
+    assert len({round(out["loss_info"].item(), 6) for out in losses[3:]}) == 5
+
+
+def test_a_capturable_optimiser_state_resumes_on_the_cpu(tmp_path):
+    # a checkpoint written by a CUDA-graph run carries Adam's capturable flag; the resuming
+    # run's own implementation choice wins, so the CPU step still works
+    from infogan import checkpoint
+
+    cfg = dataclasses.replace(resolve("tiny"), invariance=1.0)
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    a = Stepper(cfg, images, torch.device("cpu"))
+    a.step_once(0)
+    speed.make_capturable(a.opt_d, a.opt_g)
+    for opt in (a.opt_d, a.opt_g):  # as on a GPU: capturable, not fused
+        for group in opt.param_groups:
+            group["fused"] = None
+    path = checkpoint.save(tmp_path, 1, a.model, a.opt_d, a.opt_g, {"latent": a.latent_gen.get_state()}, {})
+    b = Stepper(cfg, images, torch.device("cpu"))
+    checkpoint.load(path, b.model, b.opt_d, b.opt_g)
+    assert all(g["fused"] and not g.get("capturable") for g in b.opt_d.param_groups + b.opt_g.param_groups)
+    for k, v in a.opt_d.state_dict()["state"][0].items():
+        assert torch.equal(v, b.opt_d.state_dict()["state"][0][k]), k
+    b.step_once(1)  # would raise if capturable Adam were asked to update CPU parameters
 
 
 def test_every_amp_mode_has_a_dtype():

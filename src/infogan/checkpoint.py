@@ -39,6 +39,23 @@ def _unflatten_optimizer(prefix: str, meta: dict, tensors: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
+# how the update is computed, not what it is: the resuming run's own choice (--adam, the CUDA
+# graph's capturable) wins over the saved one, so a GPU run's checkpoint resumes on a CPU
+IMPLEMENTATION_KEYS = ("fused", "foreach", "capturable")
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
+    own = [{k: g[k] for k in IMPLEMENTATION_KEYS if k in g} for g in opt.param_groups]
+    opt.load_state_dict(state)
+    for group, keys in zip(opt.param_groups, own):
+        group.update(keys)
+        on_device = group.get("fused") or group.get("capturable")
+        for p in group["params"]:
+            st = opt.state.get(p, {})
+            if "step" in st:  # fused/capturable Adam keeps its step count beside the parameter
+                st["step"] = st["step"].to(device=p.device if on_device else "cpu", dtype=torch.float32)
+
+
 def save(run_dir: Path, step: int, model, opt_d, opt_g, rng: dict[str, torch.Tensor], extra: dict, keep: int = 3) -> Path:
     ckdir = Path(run_dir) / "checkpoints"
     ckdir.mkdir(parents=True, exist_ok=True)
@@ -96,8 +113,8 @@ def load(ckpt: Path, model, opt_d, opt_g) -> tuple[dict, dict[str, torch.Tensor]
         raise CheckpointError(f"cannot read {ckpt}/state.safetensors: {e}") from None
     load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(ckpt))
     try:
-        opt_d.load_state_dict(_unflatten_optimizer("opt_d", meta["opt_d"], tensors))
-        opt_g.load_state_dict(_unflatten_optimizer("opt_g", meta["opt_g"], tensors))
+        _load_optimizer(opt_d, _unflatten_optimizer("opt_d", meta["opt_d"], tensors))
+        _load_optimizer(opt_g, _unflatten_optimizer("opt_g", meta["opt_g"], tensors))
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"checkpoint {ckpt} has incompatible optimiser state: {e}") from None
     return meta, {name: tensors[f"rng.{name}"] for name in meta["rng"]}

@@ -211,7 +211,9 @@ class LatentSpec:
         for c in self.codes:
             v = codes[c.name]
             if c.kind == "cat":
-                parts.append(F.one_hot(v.long(), c.size).to(z.dtype))
+                # one-hot by comparison: F.one_hot may check the indices' range on the host,
+                # a device sync that a CUDA graph's capture does not allow
+                parts.append((v.long()[:, None] == torch.arange(c.size, device=v.device)).to(z.dtype))
             else:
                 parts.append(v.to(z.dtype).reshape(-1, 1))
         return torch.cat(parts, dim=1)

@@ -5,6 +5,9 @@
                  max-autotune (cfg.compile)
   amp            autocast of the forward passes: off | bf16 (cfg.amp); losses stay float32
   keep_memory    CPU: glibc keeps freed memory in the process for the next step (cfg.keep_memory)
+  tf32           CUDA: float32 matrix products in TF32 on the tensor cores (cfg.tf32)
+  cuda_graph     CUDA: the whole step (both phases, both Adam updates) captured once as a CUDA
+                 graph and replayed (cfg.cuda_graph; StepGraph)
 
 Defaults are what measured fastest (README, "Speed"): on 2 CPU cores compile was slower,
 channels-last no faster and bf16 has no hardware support, so those default to off;
@@ -72,4 +75,83 @@ def amp_dtype(cfg: TrainConfig) -> torch.dtype | None:
 def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    # no cast cache: a cached bf16 copy of a weight would outlive a CUDA graph's capture
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=False)
+
+
+def _tensors_map(fn, obj):
+    """fn applied to every tensor in nested tuples/lists/dicts (None and numbers kept)."""
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_tensors_map(fn, o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _tensors_map(fn, v) for k, v in obj.items()}
+    return obj
+
+
+def _copy_into(static, new) -> None:
+    if isinstance(static, torch.Tensor):
+        static.copy_(new)
+    elif isinstance(static, (tuple, list)):
+        for s, n in zip(static, new, strict=True):
+            _copy_into(s, n)
+    elif isinstance(static, dict):
+        for k in static:
+            _copy_into(static[k], new[k])
+
+
+def make_capturable(*optimizers: torch.optim.Optimizer) -> None:
+    """Let Adam's update run inside a CUDA graph: the step counts move to the device, so the
+    bias correction is read there and not baked into the graph as a host number."""
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["capturable"] = True
+            for p in group["params"]:
+                state = opt.state.get(p, {})
+                if "step" in state:
+                    state["step"] = state["step"].to(device=p.device, dtype=torch.float32)
+
+
+class StepGraph:
+    """A training step replayed as one CUDA graph.
+
+    At batch 64 the paper's networks are small for a GPU: an eager step launches several
+    hundred kernels of a few microseconds each and is bound by Python and launch overhead,
+    not by the GPU. The first `warmup` calls run eagerly on a side stream (so cuBLAS/cuDNN
+    set-up and the optimisers' state are allocated outside the capture, as PyTorch's
+    whole-network capture recipe asks); the next call captures step_fn once on static copies
+    of its inputs, and every call from then on copies its inputs into those and replays.
+    Each call is a real training step, so the sequence of updates is the eager one.
+
+    step_fn must not synchronise with the host or draw random numbers (the caller draws
+    them and passes them in), and the parameters must not be replaced afterwards. The
+    returned tensors are the graph's outputs: overwritten by the next call.
+    """
+
+    def __init__(self, step_fn, optimizers=(), warmup: int = 3):
+        self.step_fn, self.optimizers, self.warmup = step_fn, optimizers, warmup
+        self.calls = 0
+        self.graph = None
+        self.static_inputs = self.static_outputs = None
+        self.side = torch.cuda.Stream()
+
+    def __call__(self, *inputs):
+        self.calls += 1
+        if self.calls == 1:  # not earlier: a resumed checkpoint's optimiser state is loaded by now
+            make_capturable(*self.optimizers)
+        if self.calls <= self.warmup:
+            self.side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.side):
+                out = self.step_fn(*inputs)
+            torch.cuda.current_stream().wait_stream(self.side)
+            return out
+        if self.graph is None:
+            self.static_inputs = _tensors_map(torch.clone, inputs)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.static_outputs = self.step_fn(*self.static_inputs)
+        else:
+            _copy_into(self.static_inputs, inputs)
+        self.graph.replay()
+        return self.static_outputs

@@ -177,6 +177,8 @@ class Stepper:
             torch.set_num_threads(cfg.threads)
         if cfg.keep_memory and self.device.type == "cpu":
             speed.keep_freed_memory()
+        if cfg.tf32 and self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True  # process-wide, like the allocator setting
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, images.shape[1], images.shape[2]).to(self.device).train()
         self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
@@ -184,12 +186,23 @@ class Stepper:
         self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last)
         self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.amp_dtype = speed.amp_dtype(cfg)
+        # reduce-overhead and max-autotune compile make CUDA graphs of their own
+        self.graph = None
+        if cfg.cuda_graph and self.device.type == "cuda" and cfg.compile in ("off", "default"):
+            self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
 
-    def step_once(self, step: int) -> dict[str, torch.Tensor]:
-        x_real = self.sampler.batch(step)
-        z, codes, aug = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device)
+    def _step(self, x_real, z, codes, aug) -> dict[str, torch.Tensor]:
         return train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes, aug=aug,
                           invariance=self.cfg.invariance, amp_dtype=self.amp_dtype)
+
+    def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
+        """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
+        The returned loss tensors may be overwritten by the next step: add, don't keep."""
+        x_real = self.sampler.batch(step)
+        z, codes, aug = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device)
+        if self.graph is None or eager:
+            return self._step(x_real, z, codes, aug)
+        return self.graph(x_real, z, codes, aug)
 
 
 class Trainer(Stepper):
@@ -207,7 +220,7 @@ class Trainer(Stepper):
         self.ckpt_every = max(self.log_every, cfg.ckpt_every // self.log_every * self.log_every)
         self.sample_every = cfg.sample_every or self.sampler.steps_per_epoch
         self.step = 0
-        if resume_from is not None:
+        if resume_from is not None:  # before the first step, so before any graph is captured
             meta, rng = checkpoint.load(resume_from, self.model, self.opt_d, self.opt_g)
             self.step = meta["step"]
             self.latent_gen.set_state(rng["latent"])

@@ -16,7 +16,7 @@ from ..latent import LatentSpec
 # Options a resumed run may change; anything else would make it a different run.
 RESUMABLE = {"epochs", "max_steps", "log_every", "ckpt_every", "keep_ckpts", "sample_every",
              "device", "threads", "evaluate", "data_dir", "outdir", "adam", "channels_last", "compile", "amp",
-             "keep_memory"}
+             "keep_memory", "cuda_graph", "tf32"}
 _HELP = {
     "latent": "latent spec, e.g. 'z62,cat10,cont2' (see README: latent spec)",
     "max_steps": "train this many steps (overrides --epochs)",
@@ -30,6 +30,9 @@ _HELP = {
     "amp": f"autocast the forward passes: {'|'.join(AMP_MODES)} (default: off)",
     "keep_memory": "CPU: keep freed memory in the process instead of faulting it in again each step "
                    "(default: on; changes no number)",
+    "tf32": "CUDA: float32 matrix products in TF32 on the tensor cores (default: off)",
+    "cuda_graph": "CUDA: capture the whole training step once as a CUDA graph and replay it (default: on; "
+                  "not with --compile reduce-overhead/max-autotune, which make their own graphs)",
     "invariance": "weight of the categorical codes' invariance to small affine/stroke changes (0 = the paper)",
 }
 
