@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     p.add_argument("--compile", default="off", choices=COMPILE_MODES)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--tf32", action="store_true")
+    p.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--amp", default="off", choices=AMP_MODES)
     args = p.parse_args(argv)
 

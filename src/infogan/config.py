@@ -44,7 +44,7 @@ class TrainConfig:
     compile: str = "off"  # off | default | reduce-overhead | max-autotune: torch.compile of G and D
     amp: str = "off"  # off | bf16: autocast of the forward passes
     keep_memory: bool = True  # CPU: malloc keeps freed memory for the next step (no page faults)
-    tf32: bool = False  # CUDA: float32 matrix products on the tensor cores in TF32
+    tf32: bool = True  # CUDA: float32 matrix products on the tensor cores in TF32
     cuda_graph: bool = True  # CUDA: replay the whole step as one CUDA graph (speed.StepGraph)
     # bookkeeping
     outdir: str = "runs"

@@ -25,6 +25,9 @@ import torch
 
 from .config import TrainConfig
 
+# torch.compile modes that wrap each compiled call in CUDA graphs of their own (cudagraph trees):
+# on CUDA they overwrite G's output while the G phase still needs it (seen with torch 2.11)
+OWN_GRAPH_COMPILE_MODES = ("reduce-overhead", "max-autotune")
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16}  # one entry per config.AMP_MODES
 
 

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from . import checkpoint, speed, viz
 from .config import TrainConfig
+from .errors import InfoGANError
 from .latent import LatentSpec
 from .augment import Augmentation
 from .augment import apply as apply_augmentation
@@ -177,8 +178,8 @@ class Stepper:
             torch.set_num_threads(cfg.threads)
         if cfg.keep_memory and self.device.type == "cpu":
             speed.keep_freed_memory()
-        if cfg.tf32 and self.device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True  # process-wide, like the allocator setting
+        if self.device.type == "cuda":  # process-wide, like the allocator setting
+            torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, images.shape[1], images.shape[2]).to(self.device).train()
         self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
@@ -186,9 +187,12 @@ class Stepper:
         self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last)
         self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.amp_dtype = speed.amp_dtype(cfg)
-        # reduce-overhead and max-autotune compile make CUDA graphs of their own
         self.graph = None
-        if cfg.cuda_graph and self.device.type == "cuda" and cfg.compile in ("off", "default"):
+        if self.device.type == "cuda" and cfg.compile in speed.OWN_GRAPH_COMPILE_MODES:
+            raise InfoGANError(f"--compile {cfg.compile} makes a CUDA graph per network call, which a step that "
+                               "runs D twice before G's backward breaks; use --cuda-graph (the default), which "
+                               "captures the whole step")
+        if cfg.cuda_graph and self.device.type == "cuda" and cfg.compile == "off":
             self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
 
     def _step(self, x_real, z, codes, aug) -> dict[str, torch.Tensor]:

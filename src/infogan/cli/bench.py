@@ -46,7 +46,7 @@ def add_parser(sub) -> None:
     p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=None,
                    help="CUDA: replay the whole step as one CUDA graph (default: the preset's, on)")
     p.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=None,
-                   help="CUDA: float32 matrix products in TF32 (default: the preset's, off)")
+                   help="CUDA: float32 matrix products in TF32 (default: the preset's, on)")
     p.add_argument("--threads", type=int, help="CPU threads of each loop (default: torch's, one per core)")
     p.add_argument("--invariance", type=float, help="override the preset's invariance weight")
     p.add_argument("--json", action="store_true")
