@@ -106,6 +106,13 @@ def test_a_capturable_optimiser_state_resumes_on_the_cpu(tmp_path):
     b.step_once(1)  # would raise if capturable Adam were asked to update CPU parameters
 
 
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_compile_on_cuda_is_refused_before_anything_runs(mode):
+    cfg = dataclasses.replace(resolve("tiny"), compile=mode)
+    with pytest.raises(InfoGANError, match="CUDA graph"):
+        Stepper(cfg, torch.zeros(64, 1, 28, 28, dtype=torch.uint8), torch.device("cuda"))
+
+
 def test_every_amp_mode_has_a_dtype():
     from infogan import config
 

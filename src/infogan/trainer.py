@@ -174,6 +174,8 @@ class Stepper:
     def __init__(self, cfg: TrainConfig, images: torch.Tensor, device: torch.device | None = None):
         self.cfg = cfg
         self.device = device or pick_device(cfg.device)
+        if self.device.type == "cuda" and cfg.compile != "off":
+            raise InfoGANError(speed.CUDA_COMPILE_REFUSED.format(mode=cfg.compile))
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         if cfg.keep_memory and self.device.type == "cpu":
@@ -188,10 +190,6 @@ class Stepper:
         self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.amp_dtype = speed.amp_dtype(cfg)
         self.graph = None
-        if self.device.type == "cuda" and cfg.compile in speed.OWN_GRAPH_COMPILE_MODES:
-            raise InfoGANError(f"--compile {cfg.compile} makes a CUDA graph per network call, which a step that "
-                               "runs D twice before G's backward breaks; use --cuda-graph (the default), which "
-                               "captures the whole step")
         if cfg.cuda_graph and self.device.type == "cuda" and cfg.compile == "off":
             self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
 

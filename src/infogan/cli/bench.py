@@ -222,6 +222,8 @@ def run(args) -> int:
             loop.close()
     step_s = {k: statistics.median(v) for k, v in times.items()}
     torch.set_num_threads(job["threads"])
+    if device.type == "cuda":  # the peak in the precision the loop's float32 products use
+        torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
     peak = matmul_peak(device, args.peak_size)
     ips = args.batch_size / step_s["ours"]
     result = {
