@@ -84,3 +84,31 @@ def test_parallel_sweep_gives_the_sequential_results(fake_mnist, tmp_path, monke
     assert [r["accuracy"] for r in seq["seeds"]] == [r["accuracy"] for r in par["seeds"]]
     assert (tmp_path / "par" / "tiny-seed1.log").is_file()
     assert "--invariance 1" in par["command"]
+
+
+def test_an_interrupted_parallel_sweep_stops_its_seeds(tmp_path, monkeypatch):
+    import subprocess
+    import time
+    from types import SimpleNamespace
+
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            started.append(self)
+
+    def interrupt(_seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "WORKER", [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    monkeypatch.setattr(time, "sleep", interrupt)
+    args = SimpleNamespace(threads=1, jobs=2, preset="tiny", data_dir=None, epochs=None, max_steps=None,
+                           latent=None, invariance=None)
+    try:
+        sweep._train_in_parallel(args, [0, 1, 2], tmp_path)
+    except KeyboardInterrupt:
+        pass
+    assert len(started) == 2  # two at a time; the third never started
+    assert all(p.returncode is not None for p in started)  # none is left training

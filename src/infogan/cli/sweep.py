@@ -128,22 +128,28 @@ def _train_in_parallel(args, seeds: list[int], out: Path) -> None:
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     pending, running, failed = list(seeds), {}, []
-    while pending or running:
-        while pending and len(running) < args.jobs:
-            seed = pending.pop(0)
-            cmd = [*WORKER, "sweep", "--preset", args.preset, "--seeds", str(seed),
-                   "--out", str(out), "--threads", str(threads), "--no-progress", "--jobs", "1"]
-            cmd += study_flags(args) + (["--data-dir", args.data_dir] if args.data_dir else [])
-            log = open(out / f"{args.preset}-seed{seed}.log", "w")
-            running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
-            print(f"seed {seed}: training in the background (log: {log.name})")
-        time.sleep(1)
-        for seed, (proc, log) in list(running.items()):
-            if proc.poll() is not None:
-                log.close()
-                del running[seed]
-                if proc.returncode != 0:
-                    failed.append(seed)
+    try:
+        while pending or running:
+            while pending and len(running) < args.jobs:
+                seed = pending.pop(0)
+                cmd = [*WORKER, "sweep", "--preset", args.preset, "--seeds", str(seed),
+                       "--out", str(out), "--threads", str(threads), "--no-progress", "--jobs", "1"]
+                cmd += study_flags(args) + (["--data-dir", args.data_dir] if args.data_dir else [])
+                log = open(out / f"{args.preset}-seed{seed}.log", "w")
+                running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+                print(f"seed {seed}: training in the background (log: {log.name})")
+            time.sleep(1)
+            for seed, (proc, log) in list(running.items()):
+                if proc.poll() is not None:
+                    log.close()
+                    del running[seed]
+                    if proc.returncode != 0:
+                        failed.append(seed)
+    finally:  # interrupted: stop the seeds still training (their finished checkpoints stay) and close their logs
+        for proc, log in running.values():
+            proc.terminate()
+            proc.wait()
+            log.close()
     if failed:
         raise InfoGANError(f"seeds {failed} failed; see their logs in {out}")
 
