@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, speed, viz
+from . import checkpoint, distributed, speed, viz
 from .config import TrainConfig
 from .errors import InfoGANError
 from .latent import LatentSpec
@@ -65,7 +65,8 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
 
 def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
                codes: dict[str, torch.Tensor], fuse_d: bool = True, aug=None,
-               invariance: float = 0.0, amp_dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+               invariance: float = 0.0, amp_dtype: torch.dtype | None = None,
+               g_net=None, d_net=None) -> dict[str, torch.Tensor]:
     """One D phase and one G phase; returns detached loss tensors (no host sync).
 
     fuse_d runs D on real and fake images as one batch with per-chunk batch norm: the same
@@ -74,11 +75,14 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     categorical codes from transformed fakes, weighted by invariance * lambda_j, in both
     phases like the information loss itself.
     amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
+    g_net, d_net: G for the step's forward and D for D's phase when they differ from
+    model.G/model.D (DistributedDataParallel wrappers; see distributed.py). G's phase always
+    runs the plain model.D.
     """
     spec, B = model.spec, x_real.shape[0]
     amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
     with amp():
-        x_fake = model.G(spec.join(z, codes))  # (B, C, H, W)
+        x_fake = (model.G if g_net is None else g_net)(spec.join(z, codes))  # (B, C, H, W)
         x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
 
     # D phase: D and Q (with the trunk) on real and on detached fake images
@@ -86,9 +90,9 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
         if fuse_d:
             parts = [x_real, x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
             with split_batches(model.D, len(parts)):
-                logits, q_all = model.D(torch.cat(parts), q_from=B)
+                logits, q_all = (model.D if d_net is None else d_net)(torch.cat(parts), q_from=B)
             logit_real, logit_fake = logits[:B], logits[B:2 * B]
-        else:
+        else:  # (not with a d_net: its hooks see whole-D calls only)
             logit_real = model.D.d_head(model.D.trunk(x_real)).squeeze(1)  # Q is not asked about real images
             h_fake = model.D.trunk(x_fake.detach())
             logit_fake = model.D.d_head(h_fake).squeeze(1)
@@ -145,14 +149,18 @@ class BatchSampler:
     """
 
     def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device,
-                 channels_last: bool = False):
+                 channels_last: bool = False, rank: int = 0, world: int = 1):
         self.images = images.to(device)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.batch_size = batch_size
         self.seed = seed
-        self.steps_per_epoch = len(images) // batch_size
+        # several processes: the same permutation everywhere, each takes its slice of a global batch
+        self.rank, self.world = rank, world
+        self.steps_per_epoch = len(images) // (batch_size * world)
         if self.steps_per_epoch < 1:
-            raise ValueError(f"batch size {batch_size} is larger than the dataset ({len(images)} images)")
+            raise ValueError(f"batch size {batch_size} x {world} processes is larger than the dataset "
+                             f"({len(images)} images)" if world > 1 else
+                             f"batch size {batch_size} is larger than the dataset ({len(images)} images)")
         self._epoch, self._perm = -1, None
 
     def batch(self, step: int) -> torch.Tensor:
@@ -161,7 +169,8 @@ class BatchSampler:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._perm = torch.randperm(len(self.images), generator=g).to(self.images.device)
             self._epoch = epoch
-        idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+        start = (i * self.world + self.rank) * self.batch_size
+        idx = self._perm[start : start + self.batch_size]
         x = self.images[idx].float().div_(127.5).sub_(1.0)  # (B, C, H, W) in [-1, 1]
         return x.contiguous(memory_format=self.memory_format)
 
@@ -173,7 +182,8 @@ class Stepper:
 
     def __init__(self, cfg: TrainConfig, images: torch.Tensor, device: torch.device | None = None):
         self.cfg = cfg
-        self.device = device or pick_device(cfg.device)
+        self.group = distributed.current()
+        self.device = distributed.device_for(self.group, device or pick_device(cfg.device))
         if self.device.type == "cuda" and cfg.compile != "off":
             raise InfoGANError(speed.CUDA_COMPILE_REFUSED.format(mode=cfg.compile))
         if cfg.threads:
@@ -186,16 +196,23 @@ class Stepper:
         self.model = build_model(cfg, images.shape[1], images.shape[2]).to(self.device).train()
         self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
         speed.apply(self.model, cfg)
-        self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last)
-        self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last,
+                                    self.group.rank, self.group.world)
+        # rank 0 draws what a single process draws; the others their own streams
+        self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1 + 1_000_003 * self.group.rank)
+        # the gradient-averaging wrappers (the nets themselves in a single process)
+        self.g_net = distributed.wrap(self.model.G, self.group, self.device)
+        self.d_net = distributed.wrap(self.model.D, self.group, self.device)
         self.amp_dtype = speed.amp_dtype(cfg)
         self.graph = None
-        if cfg.cuda_graph and self.device.type == "cuda" and cfg.compile == "off":
+        # not with several processes: DDP's gradient all-reduce runs outside any graph
+        if cfg.cuda_graph and self.device.type == "cuda" and cfg.compile == "off" and not self.group.enabled:
             self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
 
     def _step(self, x_real, z, codes, aug) -> dict[str, torch.Tensor]:
         return train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes, aug=aug,
-                          invariance=self.cfg.invariance, amp_dtype=self.amp_dtype)
+                          invariance=self.cfg.invariance, amp_dtype=self.amp_dtype,
+                          g_net=self.g_net, d_net=self.d_net)
 
     def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
         """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
@@ -225,7 +242,10 @@ class Trainer(Stepper):
         if resume_from is not None:  # before the first step, so before any graph is captured
             meta, rng = checkpoint.load(resume_from, self.model, self.opt_d, self.opt_g)
             self.step = meta["step"]
-            self.latent_gen.set_state(rng["latent"])
+            if self.group.main:  # the checkpoint holds rank 0's stream; the others start fresh ones
+                self.latent_gen.set_state(rng["latent"])
+            else:
+                self.latent_gen.manual_seed(hash((cfg.seed, self.group.rank, self.step)) % 2**63)
 
     # ------------------------------------------------------------------ pictures
     def write_samples(self, tag: str) -> Path:
@@ -253,6 +273,8 @@ class Trainer(Stepper):
                         keep=self.cfg.keep_ckpts)
 
     def run(self, progress: bool = True) -> InfoGAN:
+        if not self.group.main:
+            return self._run_without_writing()
         from torch.utils.tensorboard import SummaryWriter
 
         self.tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
@@ -301,4 +323,13 @@ class Trainer(Stepper):
         self.model.save_pretrained(self.run_dir / "model")
         self.write_final_pictures()
         self.tb.close()
+        return self.model
+
+    def _run_without_writing(self) -> InfoGAN:
+        """Ranks other than 0 of a torchrun job: the same steps; rank 0 writes the run folder
+        (nothing it does between steps is collective, so the others wait in the next step's
+        gradient all-reduce)."""
+        while self.step < self.total_steps:
+            self.step_once(self.step)
+            self.step += 1
         return self.model

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from .. import __version__, checkpoint, data
+from .. import __version__, checkpoint, data, distributed
 from ..config import AMP_MODES, COMPILE_MODES, PRESETS, TrainConfig, resolve
 from ..errors import InfoGANError
 from ..latent import LatentSpec
@@ -101,31 +101,45 @@ def run(args) -> int:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0
 
-    if not args.resume:
-        run_dir = next_run_dir(Path(cfg.outdir), cfg.preset)
-    train_and_evaluate(cfg, run_dir, resume_ckpt, progress=not args.no_progress)
+    group = distributed.join(cfg.device)  # several processes under torchrun; else a no-op
+    try:
+        if not args.resume:  # rank 0 picks the folder; every rank writes (rank 0) or names it
+            run_dir = distributed.share(next_run_dir(Path(cfg.outdir), cfg.preset) if group.main else None, group)
+        train_and_evaluate(cfg, run_dir, resume_ckpt, progress=not args.no_progress)
+    finally:
+        distributed.leave()
     return 0
 
 
 def train_and_evaluate(cfg: TrainConfig, run_dir: Path, resume_ckpt: Path | None = None, progress: bool = True):
-    """Train cfg into run_dir (continuing from resume_ckpt), save the model, evaluate it."""
+    """Train cfg into run_dir (continuing from resume_ckpt), save the model, evaluate it.
+    Under torchrun every rank trains; rank 0 alone fetches data first, writes and evaluates."""
+    group = distributed.current()
+    if not group.main:
+        distributed.barrier(group)  # rank 0 fetches the dataset into the cache first
     images, labels = data.load(cfg.dataset, "train", cfg.data_dir, image_size=cfg.image_size,
                                channels=cfg.channels, bad_images=cfg.bad_images)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps({"infogan_version": __version__, **cfg.to_dict()}, indent=2) + "\n")
-    print(f"infogan: run folder {run_dir}" + (f" (resuming from {resume_ckpt.name})" if resume_ckpt else ""))
+    heldout = None
+    if group.main and cfg.evaluate and "test" in data.get(cfg.dataset).splits:  # logged per epoch, never trained on
+        heldout = data.load(cfg.dataset, "test", cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels)
+        heldout = heldout if heldout[1] is not None else None
+    if group.main:
+        distributed.barrier(group)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps({"infogan_version": __version__, **cfg.to_dict(),
+                                                         "processes": group.world}, indent=2) + "\n")
+        print(f"infogan: run folder {run_dir}" + (f" (resuming from {resume_ckpt.name})" if resume_ckpt else "")
+              + (f", {group.world} processes" if group.enabled else ""))
 
     from ..trainer import Trainer  # torch-heavy imports after argument checks
 
-    heldout = None
-    if cfg.evaluate and "test" in data.get(cfg.dataset).splits:  # logged per epoch, never trained on
-        heldout = data.load(cfg.dataset, "test", cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels)
-        heldout = heldout if heldout[1] is not None else None
     try:
         trainer = Trainer(cfg, run_dir, images, resume_from=resume_ckpt, heldout=heldout)
     except ValueError as e:
         raise InfoGANError(str(e)) from None
     model = trainer.run(progress=progress)
+    if not group.main:
+        return model
     print(f"infogan: model saved to {run_dir / 'model'}")
     if cfg.evaluate:
         from .evaluate import evaluate_and_report
