@@ -133,22 +133,29 @@ from infogan.config import resolve
 from infogan.trainer import Stepper
 cfg = resolve("mnist", {"batch_size": 64, "device": "cpu", "threads": 2, "keep_memory": sys.argv[1] == "on"})
 stepper = Stepper(cfg, torch.randint(0, 256, (256, 1, 28, 28), dtype=torch.uint8))
-for i in range(6):  # the heap grows to the step's high-water mark
+for i in range(8):  # the heap grows to the step's high-water mark
     stepper.step_once(i)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for i in range(6, 16):
-    stepper.step_once(i)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+windows = []
+for w in range(3):  # faults per step in 3 windows of 4 steps
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for i in range(8 + 4 * w, 12 + 4 * w):
+        stepper.step_once(i)
+    windows.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4)
+print(*windows)
 """
 
 
 @pytest.mark.skipif(not speed.has_mallopt(), reason="the C library has no glibc mallopt")
 def test_keep_memory_stops_the_per_step_page_faults():
     # paper-size networks: their 25 MB weight gradients are what glibc hands back by default
-    faults = {}
+    windows = {}
     for setting in ("off", "on"):
         out = subprocess.run([sys.executable, "-c", FAULTS_PER_STEP, setting], capture_output=True, text=True,
                              check=True)
-        faults[setting] = float(out.stdout.split()[-1])
-    assert faults["off"] > 1000, faults  # each step faults in its big buffers again...
-    assert faults["on"] < faults["off"] / 10, faults  # ...unless freed memory is kept
+        windows[setting] = sorted(float(x) for x in out.stdout.split())
+    # without the setting every step faults its big buffers in again (how many varies: glibc
+    # raises its own thresholds as it goes); with it the heap stops growing, so most windows
+    # fault nothing (one may still catch a new high-water mark)
+    off, on = sum(windows["off"]) / 3, windows["on"][1]  # mean; median
+    assert off > 1000, windows
+    assert on < off / 100, windows
