@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .errors import CheckpointError
 from .model import load_state
+from .speed import place_adam_step_counts
 
 CKPT_FORMAT = "infogan-checkpoint"
 PREFIX = "checkpoint-"
@@ -49,11 +50,7 @@ def _load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
     opt.load_state_dict(state)
     for group, keys in zip(opt.param_groups, own):
         group.update(keys)
-        on_device = group.get("fused") or group.get("capturable")
-        for p in group["params"]:
-            st = opt.state.get(p, {})
-            if "step" in st:  # fused/capturable Adam keeps its step count beside the parameter
-                st["step"] = st["step"].to(device=p.device if on_device else "cpu", dtype=torch.float32)
+    place_adam_step_counts(opt)
 
 
 def save(run_dir: Path, step: int, model, opt_d, opt_g, rng: dict[str, torch.Tensor], extra: dict, keep: int = 3) -> Path:

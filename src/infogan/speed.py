@@ -13,8 +13,8 @@ Defaults are what measured fastest (README, "Speed"): on 2 CPU cores compile was
 channels-last no faster and bf16 has no hardware support, so those default to off;
 keep_memory is on. On an H200 the whole-step CUDA graph made the step 7.6x faster than
 eager and TF32 another 1.23x, with time to 95% accuracy unchanged, so both are on; bf16
-autocast was slower than TF32. The equivalence of each optimised step with the plain one is tested
-in tests/test_speed.py.
+autocast was slower than TF32. The equivalence of each optimised step with the plain one is
+tested in tests/test_speed.py.
 """
 
 from __future__ import annotations
@@ -110,16 +110,24 @@ def _copy_into(static, new) -> None:
             _copy_into(static[k], new[k])
 
 
+def place_adam_step_counts(opt: torch.optim.Optimizer) -> None:
+    """Put each of Adam's step counts where its group's implementation reads it: beside the
+    parameter when fused or capturable, on the CPU otherwise."""
+    for group in opt.param_groups:
+        on_device = group.get("fused") or group.get("capturable")
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            if "step" in state:
+                state["step"] = state["step"].to(device=p.device if on_device else "cpu", dtype=torch.float32)
+
+
 def make_capturable(*optimizers: torch.optim.Optimizer) -> None:
     """Let Adam's update run inside a CUDA graph: the step counts move to the device, so the
     bias correction is read there and not baked into the graph as a host number."""
     for opt in optimizers:
         for group in opt.param_groups:
             group["capturable"] = True
-            for p in group["params"]:
-                state = opt.state.get(p, {})
-                if "step" in state:
-                    state["step"] = state["step"].to(device=p.device, dtype=torch.float32)
+        place_adam_step_counts(opt)
 
 
 class StepGraph:

@@ -206,7 +206,7 @@ class Stepper:
         self.amp_dtype = speed.amp_dtype(cfg)
         self.graph = None
         # not with several processes: DDP's gradient all-reduce runs outside any graph
-        if cfg.cuda_graph and self.device.type == "cuda" and cfg.compile == "off" and not self.group.enabled:
+        if cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
             self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
 
     def _step(self, x_real, z, codes, aug) -> dict[str, torch.Tensor]:

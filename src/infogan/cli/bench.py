@@ -201,7 +201,8 @@ def run(args) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InfoGANError("--device cuda: no CUDA device is available")
     options = {"channels_last": args.channels_last, "compile": args.compile, "amp": args.amp,
-               "keep_memory": args.keep_memory, "cuda_graph": args.cuda_graph, "tf32": args.tf32, "invariance": args.invariance, "device": args.device}
+               "keep_memory": args.keep_memory, "cuda_graph": args.cuda_graph, "tf32": args.tf32,
+               "invariance": args.invariance, "device": args.device}
     cfg = resolve(args.preset, {"batch_size": args.batch_size, **options})  # validates before any process starts
     job = {"preset": args.preset, "options": {"batch_size": args.batch_size, **options},
            "threads": args.threads or torch.get_num_threads()}
@@ -229,7 +230,8 @@ def run(args) -> int:
     result = {
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "threads": job["threads"], "preset": args.preset, "batch_size": args.batch_size,
-        "options": {k: getattr(cfg, k) for k in ("adam", "channels_last", "compile", "amp", "keep_memory", "cuda_graph", "tf32", "invariance")},
+        "options": {k: getattr(cfg, k) for k in ("adam", "channels_last", "compile", "amp", "keep_memory",
+                                                 "cuda_graph", "tf32", "invariance")},
         "images_per_second": round(ips, 1),
         "reference_images_per_second": round(args.batch_size / step_s["reference"], 1) if "reference" in step_s else None,
         "speedup": round(step_s["reference"] / step_s["ours"], 3) if "reference" in step_s else None,

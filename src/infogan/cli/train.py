@@ -32,7 +32,7 @@ _HELP = {
                    "(default: on; changes no number)",
     "tf32": "CUDA: float32 matrix products in TF32 on the tensor cores (default: on)",
     "cuda_graph": "CUDA: capture the whole training step once as a CUDA graph and replay it (default: on; "
-                  "not with --compile reduce-overhead/max-autotune, which make their own graphs)",
+                  "off under torchrun)",
     "invariance": "weight of the categorical codes' invariance to small affine/stroke changes (0 = the paper)",
 }
 
