@@ -54,3 +54,14 @@ def test_invariance_loss_is_lambda_weighted_cross_entropy_of_categorical_codes_o
     expected = 2 * F.cross_entropy(parts["c1"][0], codes["c1"]) + F.cross_entropy(parts["c3"][0], codes["c3"])
     assert torch.allclose(invariance_loss(spec, q, codes), expected)
     assert invariance_loss(LatentSpec.parse("z4,cont2"), torch.randn(10, 4), {"c1": torch.rand(10), "c2": torch.rand(10)}) == 0
+
+
+def test_one_pool_morphology_equals_dilation_and_erosion():
+    w = torch.rand(9, 1, 28, 28) * 2 - 1
+    morph = torch.tensor([-1, 0, 1] * 3)
+    ident = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).repeat(9, 1, 1)
+    warped = apply(w, ident, torch.zeros(9, dtype=torch.long))  # the warp alone (identity)
+    dilated = 0.5 * (warped + F.max_pool2d(warped, 3, 1, 1))
+    eroded = 0.5 * (warped - F.max_pool2d(-warped, 3, 1, 1))
+    expected = torch.where(morph.view(-1, 1, 1, 1) > 0, dilated, torch.where(morph.view(-1, 1, 1, 1) < 0, eroded, warped))
+    assert torch.allclose(apply(w, ident, morph), expected, atol=1e-6)

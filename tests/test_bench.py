@@ -4,6 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 from infogan.cli import main
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -18,6 +20,10 @@ def test_bench_json_has_the_promised_keys(capsys):
         assert r[key] is not None and r[key] > 0, key
     assert 0 < r["mfu"] < 1.5  # a tiny net is far from the matmul peak, but it does some work
     assert [row["batch_size"] for row in r["scaling"]] == [8, 16]
+    # the floor (the step's products and optimiser alone) is a part of the step, so faster
+    assert r["floor_images_per_second"] > r["images_per_second"] and r["max_speedup"] > r["speedup"]
+    assert r["kernel_floor_ms"]["total"] == pytest.approx(
+        r["kernel_floor_ms"]["products"] + r["kernel_floor_ms"]["optimiser"], abs=0.02)
     assert abs(r["speedup"] - r["images_per_second"] / r["reference_images_per_second"]) < 0.01 * r["speedup"] + 1e-3
 
 

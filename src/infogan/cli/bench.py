@@ -23,6 +23,7 @@ import torch
 
 from ..config import AMP_MODES, COMPILE_MODES, resolve
 from ..errors import InfoGANError
+from ..floor import kernel_floor
 
 REFERENCE = Path(__file__).resolve().parents[3] / "benchmarks" / "reference_loop.py"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the infogan package
@@ -148,6 +149,8 @@ def serve() -> None:
             reply = {"seconds": _time_steps(loop.step, req["steps"], device)}
         elif req["op"] == "flops":
             reply = {"flops": flops_per_image(loop)}
+        elif req["op"] == "floor":
+            reply = kernel_floor(getattr(loop, "eager_step", loop.step), device)
         else:  # "memory"
             reply = {"mb": peak_memory_mb(device)}
         print(json.dumps(reply), flush=True)
@@ -217,6 +220,7 @@ def run(args) -> int:
             for k, loop in loops.items():
                 times[k].append(loop.time(args.steps))
         flops = loops["ours"].ask("flops")["flops"]
+        floor = loops["ours"].ask("floor")
         memory = {k: loop.ask("memory")["mb"] for k, loop in loops.items()}
     finally:
         for loop in loops.values():
@@ -238,6 +242,11 @@ def run(args) -> int:
         "spread": {k: [round(args.batch_size / t, 1) for t in v] for k, v in times.items()},
         "flops_per_image": round(flops), "achieved_flops": round(flops * ips),
         "matmul_peak_flops": round(peak), "mfu": round(flops * ips / peak, 4),
+        # the step's products and optimiser updates, each replayed alone (floor.py): no
+        # rearrangement of the rest of the step can make it faster than this
+        "kernel_floor_ms": {k: round(floor[k] * 1000, 2) for k in ("products", "optimiser", "total")},
+        "floor_images_per_second": round(args.batch_size / floor["total"], 1),
+        "max_speedup": round(step_s["reference"] / floor["total"], 3) if "reference" in step_s else None,
         "peak_memory_mb": round(memory["ours"], 1),
         "reference_peak_memory_mb": round(memory["reference"], 1) if "reference" in memory else None,
     }
@@ -261,6 +270,10 @@ def run(args) -> int:
         if result["speedup"]:
             print(f"  textbook loop     {result['reference_images_per_second']:>9.1f} images/s   peak "
                   f"{result['reference_peak_memory_mb']:.0f} MB   speedup x{result['speedup']}")
+        kf = result["kernel_floor_ms"]
+        print(f"  kernel floor      {result['floor_images_per_second']:>9.1f} images/s   ({kf['products']:.1f} ms of "
+              f"products + {kf['optimiser']:.1f} ms of optimiser per step, each run alone)"
+              + (f"   speedup at most x{result['max_speedup']}" if result["max_speedup"] else ""))
         print(f"  {flops / 1e9:.3f} GFLOP/image, {flops * ips / 1e9:.1f} GFLOP/s = {result['mfu']:.0%} of a "
               f"{peak / 1e9:.0f} GFLOP/s matmul")
         for row in scaling:
