@@ -4,8 +4,9 @@ A reference for `infogan bench`: the paper's MNIST networks, data through torchv
 DataLoader with a per-sample ToTensor/Normalize transform on PIL images (each batch copied
 to the device when it is a GPU), and three separate D passes per step (D(real),
 D(fake.detach()) for D's update, D(fake) for G's), each backward computing every gradient,
-default (foreach) Adam, eager fp32. Written from the paper's architecture for this
-benchmark; no code copied from those projects.
+PyTorch's default Adam (a loop over the parameters on a CPU, foreach on a GPU), eager fp32.
+Written from the paper's architecture for this benchmark; no code copied from those
+projects.
 """
 
 from __future__ import annotations
