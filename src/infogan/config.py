@@ -18,7 +18,7 @@ class TrainConfig:
     preset: str = "mnist"
     dataset: str = "mnist"
     latent: str = "z62,cat10,cont2"  # see latent.py for the syntax
-    arch: str = "mnist"  # mnist (28 px) | dcgan (32/64/128 px, the paper's SVHN/CelebA family)
+    arch: str = "mnist"  # mnist (28 px) | dcgan (32/64/128 px, the paper's SVHN/CelebA family) | caps (28 px)
     width: float = 1.0  # channel/unit multiplier of the paper's networks (tests use 1/8)
     image_size: int = 28  # celeba/folder images are centre-cropped and resized to this
     channels: int = 1  # folder images: 1 (grayscale) or 3 (colour)
@@ -69,6 +69,7 @@ PRESETS: dict[str, dict] = {
     "mnist": dict(dataset="mnist", latent="z62,cat10,cont2", epochs=5, invariance=1.0),
     "mnist-paper": dict(dataset="mnist", latent="z62:uniform,cat10,cont2:fixed", batch_size=128, epochs=12),
     "fashion-mnist": dict(dataset="fashion-mnist", latent="z62,cat10,cont2", epochs=5, invariance=1.0),
+    "mnist-caps": dict(dataset="mnist", arch="caps", latent="z62,cat10,cont2", epochs=5, invariance=1.0),
     "svhn": dict(dataset="svhn", arch="dcgan", image_size=32, channels=3, latent="z124,cat10,cat10,cat10,cat10,cont4"),
     "celeba": dict(dataset="celeba", arch="dcgan", image_size=32, channels=3, latent="z128,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10"),
     "celeba-64": dict(dataset="celeba", arch="dcgan", image_size=64, channels=3, latent="z128,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10,cat10"),
@@ -88,6 +89,8 @@ PRESET_HELP = {
              "+ the categorical code's invariance term",
     "mnist-paper": "as the official code: uniform noise, fixed-std continuous codes, batch 128, ~5k steps",
     "fashion-mnist": "the MNIST networks, codes and invariance term on Fashion-MNIST",
+    "mnist-caps": "InfoCapsGAN: the MNIST generator, codes and invariance term with a capsule D/Q "
+                  "(class capsules by dynamic routing; Q's classes are capsule lengths)",
     "svhn": "paper SVHN: 32x32x3, z124 + 4 x Cat(10) + 4 continuous, G from FC 2x2x448",
     "celeba": "paper CelebA: 32x32x3, z128 + 10 x Cat(10)",
     "celeba-64": "CelebA at 64x64 (one more up/down-sampling stage)",
@@ -128,7 +131,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.amp in AMP_MODES, f"--amp must be one of {', '.join(AMP_MODES)}, not {cfg.amp!r}"),
         (cfg.bad_images in ("skip", "error"), "--bad-images must be skip or error"),
         (cfg.arch != "dcgan" or cfg.image_size in (32, 64, 128), "--image-size must be 32, 64 or 128 for this preset"),
-        (cfg.arch != "mnist" or cfg.image_size == 28, "the mnist networks take 28x28 images"),
+        (cfg.arch not in ("mnist", "caps") or cfg.image_size == 28, f"the {cfg.arch} networks take 28x28 images"),
         (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"), f"unknown device {cfg.device!r}"),
     ]
     for ok, msg in checks:

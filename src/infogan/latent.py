@@ -160,6 +160,11 @@ class LatentSpec:
     def q_dim(self) -> int:
         return sum(c.q_outputs for c in self.codes)
 
+    @property
+    def q_layout(self) -> list[tuple[str, int]]:
+        """(kind, Q outputs) per code, in Q's output order (see split_q)."""
+        return [(c.kind, c.q_outputs) for c in self.codes]
+
     def code(self, name: str) -> Code:
         for c in self.codes:
             if c.name == name:

@@ -33,7 +33,8 @@ class InfoGAN(nn.Module):
         self.config = {"latent": str(self.spec), "arch": arch, "channels": channels,
                        "image_size": image_size, "width": width, "dataset": dataset}
         try:
-            self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width)
+            self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width,
+                                   self.spec.q_layout)
         except ValueError as e:
             raise CheckpointError(str(e)) from None
         init_weights(self)

@@ -1,8 +1,10 @@
 """`infogan baseline --preset mnist`: Q's network trained *with* labels, for comparison.
 
 The classifier is exactly the path Q's categorical prediction takes: D's shared trunk and
-Q's head (FC128-BN-lReLU-FC k), trained by cross-entropy on the training labels with D's
-optimiser settings. Its test accuracy is what the same encoder reaches with supervision.
+Q's head (FC128-BN-lReLU-FC k), or for the capsule D (`--preset mnist-caps`) its trunk,
+primary capsules and k routed class capsules whose lengths are the class scores, trained by
+cross-entropy on the training labels with D's optimiser settings. Its test accuracy is what
+the same encoder reaches with supervision.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from ..config import resolve
 from ..model import to_model_range
 from ..nets import build, init_weights
 
+ENCODERS = {"mnist": "D trunk + Q head", "dcgan": "D trunk + Q head",
+            "caps": "capsule D (trunk, primary capsules, routed class capsules' lengths)"}
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("baseline", help="train the same encoder with labels (supervised baseline)")
@@ -24,6 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=float, help="width multiplier of the networks (default: the preset's)")
     p.add_argument("--data-dir")
     p.add_argument("--out", help="write the result JSON here too")
     p.add_argument("--json", action="store_true")
@@ -50,12 +56,13 @@ def accuracy(net, images, labels) -> float:
 
 
 def run(args) -> int:
-    cfg = resolve(args.preset, {"batch_size": args.batch_size, "seed": args.seed, "data_dir": args.data_dir})
+    cfg = resolve(args.preset, {"batch_size": args.batch_size, "seed": args.seed, "data_dir": args.data_dir,
+                                "width": args.width})
     x, y = data.load(cfg.dataset, "train", cfg.data_dir)
     xt, yt = data.load(cfg.dataset, "test", cfg.data_dir)
     net = train_baseline(cfg, x, y, args.epochs, progress=not args.json)
     result = {"dataset": cfg.dataset, "preset": args.preset, "epochs": args.epochs, "seed": args.seed,
-              "encoder": "D trunk + Q head", "test_accuracy": accuracy(net, xt, yt)}
+              "encoder": ENCODERS.get(cfg.arch, ENCODERS["mnist"]), "test_accuracy": accuracy(net, xt, yt)}
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result) if args.json else
