@@ -64,6 +64,10 @@ def test_bench_reports_a_loop_that_cannot_start(capsys):
     # bad options are refused before any process starts...
     assert main(["bench", "--preset", "tiny", "--batch-size", "1"]) != 0
     assert "--batch-size must be >= 2" in capsys.readouterr().err
+    assert main(["bench", "--preset", "svhn"]) != 0
+    assert "28x28 images; preset 'svhn' trains on 32x32" in capsys.readouterr().err
+    assert main(["bench", "--preset", "mnist-caps"]) != 0  # the textbook loop has other networks
+    assert "--no-reference" in capsys.readouterr().err
     # ...and a loop whose process fails to build says why, in one line
     with pytest.raises(InfoGANError, match="reference loop could not start: InfoGANError: unknown preset"):
         LoopProcess({"loop": "reference", "preset": "nope", "options": {}, "threads": 1})

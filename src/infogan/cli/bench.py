@@ -207,6 +207,12 @@ def run(args) -> int:
                "keep_memory": args.keep_memory, "cuda_graph": args.cuda_graph, "tf32": args.tf32,
                "invariance": args.invariance, "device": args.device}
     cfg = resolve(args.preset, {"batch_size": args.batch_size, **options})  # validates before any process starts
+    if cfg.image_size != 28:
+        raise InfoGANError(f"infogan bench times steps on 28x28 images; preset {args.preset!r} trains on "
+                           f"{cfg.image_size}x{cfg.image_size}")
+    if cfg.arch != "mnist" and not args.no_reference:
+        raise InfoGANError(f"the textbook loop has the paper's MNIST networks, not preset {args.preset!r}'s "
+                           f"({cfg.arch}): add --no-reference to time this preset alone")
     job = {"preset": args.preset, "options": {"batch_size": args.batch_size, **options},
            "threads": args.threads or torch.get_num_threads()}
     loops = {"ours": LoopProcess({**job, "loop": "ours"})}
