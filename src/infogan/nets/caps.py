@@ -19,10 +19,9 @@ InfoCapsGAN code's margin loss, with its constants, gives no likelihood to bound
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .common import LEAK, SplitBatchNorm2d, scaled
+from .common import LEAK, SplitBatchNorm1d, SplitBatchNorm2d, scaled
 from .mnist import Generator
 
 POSE_IN, POSE_OUT = 8, 16  # primary and class capsule dimensions (CapsNet's)
@@ -81,13 +80,16 @@ class CapsuleDiscriminator(nn.Module):
         sizes = [n for kind, n in self.q_layout if kind == "cat"]
         self.classes = nn.ModuleList(RoutedCapsules(n_primary, k) for k in sizes)
         n_cont = sum(n for kind, n in self.q_layout if kind == "cont")
-        features, q = n_primary * POSE_IN, scaled(128, width)
-        # D's logit and the continuous codes read the primary capsules' poses (lReLU'd),
-        # as the other architectures' heads read the trunk's features: the class capsules
-        # then carry the categorical codes only, not D's real/fake decision
-        self.d_head = nn.Linear(features, 1)
+        fc, q = scaled(1024, width), scaled(128, width)
+        # D's logit and the continuous codes read an FC1024 layer on the primary capsules'
+        # poses, as the paper's heads read its trunk's FC1024: the class capsules then carry
+        # the categorical codes only, not D's real/fake decision
+        self.features = nn.Sequential(
+            nn.LeakyReLU(LEAK), nn.Linear(n_primary * POSE_IN, fc, bias=False), SplitBatchNorm1d(fc),
+            nn.LeakyReLU(LEAK, inplace=True))
+        self.d_head = nn.Linear(fc, 1)
         self.cont_head = nn.Sequential(  # FC128-BN-lReLU-FC, as Q's head elsewhere
-            nn.Linear(features, q, bias=False), nn.BatchNorm1d(q), nn.LeakyReLU(LEAK, inplace=True),
+            nn.Linear(fc, q, bias=False), nn.BatchNorm1d(q), nn.LeakyReLU(LEAK, inplace=True),
             nn.Linear(q, n_cont)) if n_cont else None
 
     def primary(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,7 +103,7 @@ class CapsuleDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, q_from: int = 0):
         poses = self._poses(self.trunk(x))
-        features = F.leaky_relu(poses.flatten(1), LEAK)
+        features = self.features(poses.flatten(1))
         u = squash(poses)
         cont = self.cont_head(features[q_from:]) if self.cont_head is not None else None
         parts, cat_i, cont_i = [], 0, 0
