@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .speed import map_tensors
+
 aten = torch.ops.aten
 PRODUCTS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default,
             aten.convolution.default, aten.convolution_backward.default}
@@ -43,21 +45,9 @@ class TensorSpec:
             t.fill_(1)
         return t
 
-
-def _to_spec(a):
-    if isinstance(a, torch.Tensor):
-        return TensorSpec(tuple(a.shape), tuple(a.stride()), a.dtype, a.device)
-    if isinstance(a, (list, tuple)):
-        return type(a)(_to_spec(x) for x in a)
-    return a
-
-
-def _materialise(a):
-    if isinstance(a, TensorSpec):
-        return a.make()
-    if isinstance(a, (list, tuple)):
-        return type(a)(_materialise(x) for x in a)
-    return a
+    @classmethod
+    def of(cls, t: torch.Tensor) -> "TensorSpec":
+        return cls(tuple(t.shape), tuple(t.stride()), t.dtype, t.device)
 
 
 def _kind(func) -> str | None:
@@ -78,7 +68,7 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         kind = _kind(func)
         if kind is not None:
-            self.calls.append((kind, func, _to_spec(args), _to_spec(kwargs)))
+            self.calls.append((kind, func, map_tensors(TensorSpec.of, args), map_tensors(TensorSpec.of, kwargs)))
         return func(*args, **kwargs)
 
 
@@ -95,7 +85,7 @@ def kernel_floor(step, device: torch.device, repeats: int = 5, calls_per_sample:
         step()
     seconds = {"products": 0.0, "optimiser": 0.0}
     for kind, func, args, kwargs in recorder.calls:
-        a, k = _materialise(args), _materialise(kwargs)
+        a, k = map_tensors(TensorSpec.make, args, TensorSpec), map_tensors(TensorSpec.make, kwargs, TensorSpec)
         for _ in range(2):  # warm-up: first touch of the buffers, kernel selection
             func(*a, **k)
         samples = []

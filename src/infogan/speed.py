@@ -88,14 +88,15 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=False)
 
 
-def _tensors_map(fn, obj):
-    """fn applied to every tensor in nested tuples/lists/dicts (None and numbers kept)."""
-    if isinstance(obj, torch.Tensor):
+def map_tensors(fn, obj, leaf: type = torch.Tensor):
+    """fn applied to every `leaf` (a tensor by default) in nested tuples/lists/dicts; anything
+    else (None, numbers) is kept."""
+    if isinstance(obj, leaf):
         return fn(obj)
     if isinstance(obj, (tuple, list)):
-        return type(obj)(_tensors_map(fn, o) for o in obj)
+        return type(obj)(map_tensors(fn, o, leaf) for o in obj)
     if isinstance(obj, dict):
-        return {k: _tensors_map(fn, v) for k, v in obj.items()}
+        return {k: map_tensors(fn, v, leaf) for k, v in obj.items()}
     return obj
 
 
@@ -164,7 +165,7 @@ class StepGraph:
             torch.cuda.current_stream().wait_stream(self.side)
             return out
         if self.graph is None:
-            self.static_inputs = _tensors_map(torch.clone, inputs)
+            self.static_inputs = map_tensors(torch.clone, inputs)
             self.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.graph):
                 self.static_outputs = self.step_fn(*self.static_inputs)

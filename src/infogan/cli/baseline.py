@@ -62,7 +62,7 @@ def run(args) -> int:
     xt, yt = data.load(cfg.dataset, "test", cfg.data_dir)
     net = train_baseline(cfg, x, y, args.epochs, progress=not args.json)
     result = {"dataset": cfg.dataset, "preset": args.preset, "epochs": args.epochs, "seed": args.seed,
-              "encoder": ENCODERS.get(cfg.arch, ENCODERS["mnist"]), "test_accuracy": accuracy(net, xt, yt)}
+              "encoder": ENCODERS[cfg.arch], "test_accuracy": accuracy(net, xt, yt)}
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result) if args.json else

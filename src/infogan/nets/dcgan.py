@@ -47,7 +47,7 @@ class Generator(nn.Module):
         return self.deconv(self.fc(latent).view(-1, self.c0, 2, 2))  # (B, 448, 2, 2) -> image
 
 
-def build(in_dim: int, q_dim: int, channels: int = 3, image_size: int = 32, width: float = 1.0):
+def build(in_dim: int, q_dim: int, channels: int = 3, image_size: int = 32, width: float = 1.0, q_layout=None):
     n = _doublings(image_size)
     chans = [scaled(c, width) for c in [64, 128] + [256] * (n - 3)]  # image_size -> 4x4
     layers, prev = [], channels

@@ -35,7 +35,7 @@ class Generator(nn.Module):
         return self.deconv(h)
 
 
-def build(in_dim: int, q_dim: int, channels: int = 1, image_size: int = 28, width: float = 1.0):
+def build(in_dim: int, q_dim: int, channels: int = 1, image_size: int = 28, width: float = 1.0, q_layout=None):
     if image_size != 28:
         raise ValueError(f"the mnist architecture is for 28x28 images, not {image_size}x{image_size}")
     c1, c2, fc = scaled(64, width), scaled(128, width), scaled(1024, width)
