@@ -15,7 +15,10 @@ STEPS=${STEPS:-100}
 REPEATS=${REPEATS:-7}
 PY=${PYTHON:-python3}
 mkdir -p "$OUTDIR"
-export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+# the library from src/ and the speed tooling as the package infogan_benchmarks (what an
+# install maps benchmarks/ to), without installing either
+mkdir -p "$OUTDIR/pkgs" && ln -sfn "$PWD/benchmarks" "$OUTDIR/pkgs/infogan_benchmarks"
+export PYTHONPATH="$PWD/src:$OUTDIR/pkgs${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 RESULTS="$OUTDIR/results.jsonl"
 LOG="$OUTDIR/log.txt"
 : >"$RESULTS"

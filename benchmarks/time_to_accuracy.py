@@ -18,31 +18,25 @@ import time
 import torch
 
 from infogan import data
-from infogan.config import AMP_MODES, COMPILE_MODES, resolve
-from infogan.trainer import Stepper, heldout_accuracy, pick_device
+from infogan.cli._common import add_options, given_options
+from infogan.config import resolve
+from infogan.metrics.categorical import categorical_scores
+from infogan.step import Stepper, pick_device
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="mnist")
     p.add_argument("--target", type=float, default=0.95)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--max-steps", type=int, default=20000)
     p.add_argument("--max-seconds", type=float, default=3600)
     p.add_argument("--data-dir")
-    p.add_argument("--compile", default="off", choices=COMPILE_MODES)
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--amp", default="off", choices=AMP_MODES)
+    add_options(p, "model", "objective", "training", "speed", skip=("preset",))  # the run's own options
     args = p.parse_args(argv)
 
-    cfg = resolve(args.preset, {"batch_size": args.batch_size, "seed": args.seed, "data_dir": args.data_dir,
-                                "device": args.device, "compile": args.compile, "amp": args.amp,
-                                "channels_last": args.channels_last, "cuda_graph": args.cuda_graph, "tf32": args.tf32})
+    cfg = resolve(args.preset, {**given_options(args, "model", "objective", "training", "speed"),
+                                "data_dir": args.data_dir})
     device = pick_device(cfg.device)
     x_train, _ = data.load(cfg.dataset, "train", cfg.data_dir)
     x_test, y_test = data.load(cfg.dataset, "test", cfg.data_dir)
@@ -61,7 +55,7 @@ def main(argv=None) -> int:
             step += 1
         sync()
         trained_s += time.perf_counter() - t
-        acc = heldout_accuracy(model, x_test, y_test)[code]
+        acc = categorical_scores(model, x_test, y_test)[code]["accuracy"]
         curve.append({"step": step, "seconds": round(trained_s, 2), "accuracy": round(acc, 4)})
         print(json.dumps(curve[-1]), file=sys.stderr, flush=True)  # progress, for a run that is cut short
         if acc >= args.target:

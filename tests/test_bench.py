@@ -58,7 +58,7 @@ def test_time_to_accuracy_reports_the_first_crossing(fake_mnist, capsys):
 def test_bench_reports_a_loop_that_cannot_start(capsys):
     import pytest
 
-    from infogan.cli.bench import LoopProcess
+    from infogan_benchmarks.bench import LoopProcess
     from infogan.errors import InfoGANError
 
     # bad options are refused before any process starts...

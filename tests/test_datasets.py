@@ -12,7 +12,7 @@ from scipy.io import savemat
 
 from infogan import InfoGAN, data
 from infogan.cli import main
-from infogan.data.images import read_cifar_batch
+from infogan.data.cifar10 import read_cifar_batch
 from infogan.errors import DataError
 
 FAST = ["--width", "0.125", "--batch-size", "8", "--max-steps", "3", "--no-progress", "--log-every", "1"]

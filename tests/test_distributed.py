@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from infogan import data, distributed
-from infogan.trainer import BatchSampler
+from infogan.step import BatchSampler
 
 
 def test_the_group_comes_from_torchruns_environment(monkeypatch):

@@ -7,7 +7,7 @@ from PIL import Image
 
 from infogan import InfoGAN
 from infogan.cli import main
-from infogan.cli.export import GeneratorExport, example_inputs
+from infogan.export import GeneratorExport, example_inputs
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from infogan.config import resolve
-from infogan.floor import kernel_floor
-from infogan.trainer import Stepper
+from infogan_benchmarks.floor import kernel_floor
+from infogan.step import Stepper
 
 
 def _stepper(adam="fused"):

@@ -50,12 +50,22 @@ def test_entropies():
     assert spec.codes[2].entropy == pytest.approx(0.5 * math.log(2 * math.pi * math.e))
 
 
+def split(spec, vec):
+    """join's inverse: z first, then each code in spec order (one-hot for categorical ones)."""
+    z, rest, codes, i = vec[:, : spec.noise], vec[:, spec.noise :], {}, 0
+    for c in spec.codes:
+        part = rest[:, i : i + c.size]
+        codes[c.name] = part.argmax(1) if c.kind == "cat" else part[:, 0]
+        i += c.size
+    return z, codes
+
+
 def test_sample_join_split_round_trip():
     spec = LatentSpec.parse("z5,cat10,cont2,cat3")
     z, codes = spec.sample(64, generator=torch.Generator().manual_seed(0))
     vec = spec.join(z, codes)
     assert vec.shape == (64, spec.dim)
-    z2, codes2 = spec.split(vec)
+    z2, codes2 = split(spec, vec)
     assert torch.equal(z, z2)
     for k in codes:
         assert torch.allclose(codes[k].float(), codes2[k].float())

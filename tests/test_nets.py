@@ -5,9 +5,12 @@ import pytest
 import torch
 
 from infogan.config import resolve
-from infogan.losses import info_loss
+from infogan.losses import d_loss, g_loss, info_loss, invariance_loss
 from infogan.model import InfoGAN
-from infogan.trainer import build_model, draw_step_inputs, make_optimizers, train_step
+from infogan.optim import make_optimizers
+from infogan.step import draw_step_inputs, train_step
+
+build_model = InfoGAN.for_training
 
 
 def test_paper_shapes_and_init():
@@ -36,13 +39,53 @@ def test_information_loss_reaches_G_Q_and_the_shared_trunk():
     assert m.D.d_head.weight.grad is None  # D's real/fake head plays no part in L_I
 
 
+def plain_step(model, opt_d, opt_g, x_real, z, codes, aug=None, invariance=0.0):
+    """The textbook form of train_step, the oracle it is compared with: D's phase as separate
+    passes over the trunk (each with its own batch norm statistics), Q's head on the fakes
+    and transformed fakes as one batch (as train_step's and G's phase normalise them)."""
+    from infogan.augment import apply as apply_augmentation
+    from infogan.nets import split_batches
+    from infogan.step import step_report
+
+    spec, B, D = model.spec, x_real.shape[0], model.D
+    x_fake = model.G(spec.join(z, codes))
+    x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
+    logit_real = D.d_head(D.trunk(x_real)).squeeze(1)
+    h_fake = D.trunk(x_fake.detach())
+    logit_fake = D.d_head(h_fake).squeeze(1)
+    if aug is not None:
+        h_fake = torch.cat([h_fake, D.trunk(x_aug.detach())])
+    q_all = D.q_head(h_fake)
+    loss_info_d, nll = info_loss(spec, q_all[:B], codes)
+    loss_inv_d = invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
+    loss_adv_d = d_loss(logit_real, logit_fake)
+    opt_d.zero_grad(set_to_none=True)
+    (loss_adv_d + loss_info_d + loss_inv_d).backward()
+    opt_d.step()
+    if aug is not None:
+        with split_batches(D, 2):
+            logit_g, q_g = D(torch.cat([x_fake, x_aug]))
+        logit_g = logit_g[:B]
+    else:
+        logit_g, q_g = D(x_fake)
+    loss_inv_g = invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
+    loss_info_g, _ = info_loss(spec, q_g[:B], codes)
+    loss_adv_g = g_loss(logit_g)
+    opt_g.zero_grad(set_to_none=True)
+    (loss_adv_g + loss_info_g + loss_inv_g).backward(inputs=list(model.G.parameters()))
+    opt_g.step()
+    return step_report(spec, loss_adv_d, loss_adv_g, loss_info_d, loss_inv_d if aug is not None else None, nll,
+                       logit_real, logit_fake)
+
+
 def _step(cfg, model, fuse_d, invariance=0.0):
     opt_d, opt_g = make_optimizers(model, cfg)
     g = torch.Generator().manual_seed(1)
     x = torch.rand(cfg.batch_size, 1, 28, 28, generator=g) * 2 - 1
     cfg = dataclasses.replace(cfg, invariance=invariance)
     z, codes, aug = draw_step_inputs(model, cfg, g, torch.device("cpu"))
-    return train_step(model, opt_d, opt_g, x, z, codes, fuse_d=fuse_d, aug=aug, invariance=invariance)
+    step = train_step if fuse_d else plain_step
+    return step(model, opt_d, opt_g, x, z, codes, aug=aug, invariance=invariance)
 
 
 def test_training_step_moves_the_trunk_through_the_information_loss():

@@ -41,3 +41,40 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
     assert scope["images"].shape == (16, 1, 28, 28)
     assert scope["probs"].shape == (5, 10)
     assert (tmp_path / "my-model" / "model.safetensors").is_file()
+
+
+def test_python_workflow_example_names_real_options(tmp_path, monkeypatch):
+    """The train/evaluate/sweep example is not run (it trains for minutes); every call in it is
+    checked instead: its options are TrainConfig's, its metrics are registered."""
+    import infogan
+    from infogan.metrics import METRICS
+    from infogan.run import Run
+    from infogan.study import sweep as real_sweep
+    from infogan.trainer import prepare
+
+    calls = []
+
+    def train(preset="mnist", *, resume=None, **options):
+        if resume is None:
+            prepare(preset, **options)  # raises on an unknown option or a bad value
+        calls.append("train")
+        return Run(tmp_path / "runs" / "00001-mnist-seed1")
+
+    def evaluate(model, *, metrics=None, **kw):
+        assert all(METRICS.lookup(m) for m in metrics or [])
+        calls.append("evaluate")
+        return {}
+
+    def sweep(preset="mnist", seeds=range(5), *, out="sweeps", jobs=1, threads=None, **options):
+        import inspect
+
+        inspect.signature(real_sweep).bind(preset, seeds, out=out, jobs=jobs, threads=threads)
+        prepare(preset, **options)
+        calls.append("sweep")
+        return {"summary": {"accuracy": {"median": 0.98}}}
+
+    for name, fn in (("train", train), ("evaluate", evaluate), ("sweep", sweep)):
+        monkeypatch.setattr(infogan, name, fn)
+    example = next(b for b in code_blocks("python") if "import evaluate, sweep, train" in b)
+    exec(compile(example, "README.md", "exec"), {})  # noqa: S102 (our own README)
+    assert calls == ["train", "evaluate", "sweep", "train"]

@@ -10,7 +10,7 @@ import torch
 from infogan import speed
 from infogan.config import resolve
 from infogan.errors import InfoGANError
-from infogan.trainer import Stepper
+from infogan.step import Stepper
 
 
 def _run(steps=2, device="cpu", **options):
@@ -130,7 +130,7 @@ def test_unknown_speed_options_are_refused(field, value):
 FAULTS_PER_STEP = """
 import resource, sys, torch
 from infogan.config import resolve
-from infogan.trainer import Stepper
+from infogan.step import Stepper
 cfg = resolve("mnist", {"batch_size": 64, "device": "cpu", "threads": 2, "keep_memory": sys.argv[1] == "on"})
 stepper = Stepper(cfg, torch.randint(0, 256, (256, 1, 28, 28), dtype=torch.uint8))
 for i in range(8):  # the heap grows to the step's high-water mark

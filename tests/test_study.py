@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from infogan import InfoGAN, data
-from infogan.cli import main, sweep
+from infogan import study
+from infogan.cli import main
 from infogan.metrics.quality import classifier_score, frechet_distance, get_classifier, sample_quality
 
 
@@ -74,7 +75,7 @@ def test_parallel_sweep_gives_the_sequential_results(fake_mnist, tmp_path, monke
         f"shas = json.loads({json.dumps(json.dumps(data.DATASETS['mnist'].files))})\n"
         "data.DATASETS['mnist'] = dataclasses.replace(data.DATASETS['mnist'], files=shas, mirrors=[], registry_sources=[])\n"
         "sys.exit(main(sys.argv[1:]))\n")
-    monkeypatch.setattr(sweep, "WORKER", [sys.executable, str(worker)])
+    monkeypatch.setattr(study, "WORKER", [sys.executable, str(worker)])
     common = ["--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
               "--no-progress", "--threads", "1", "--invariance", "1"]
     assert main(["sweep", *common, "--out", str(tmp_path / "seq")]) == 0
@@ -89,7 +90,6 @@ def test_parallel_sweep_gives_the_sequential_results(fake_mnist, tmp_path, monke
 def test_an_interrupted_parallel_sweep_stops_its_seeds(tmp_path, monkeypatch):
     import subprocess
     import time
-    from types import SimpleNamespace
 
     started = []
 
@@ -101,13 +101,11 @@ def test_an_interrupted_parallel_sweep_stops_its_seeds(tmp_path, monkeypatch):
     def interrupt(_seconds):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep, "WORKER", [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(study, "WORKER", [sys.executable, "-c", "import time; time.sleep(60)"])
     monkeypatch.setattr(subprocess, "Popen", Recorded)
     monkeypatch.setattr(time, "sleep", interrupt)
-    args = SimpleNamespace(threads=1, jobs=2, preset="tiny", data_dir=None, epochs=None, max_steps=None,
-                           latent=None, invariance=None)
     try:
-        sweep._train_in_parallel(args, [0, 1, 2], tmp_path)
+        study._train_in_parallel("tiny", [0, 1, 2], tmp_path, jobs=2, threads=1, overrides={})
     except KeyboardInterrupt:
         pass
     assert len(started) == 2  # two at a time; the third never started

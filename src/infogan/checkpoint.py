@@ -1,7 +1,9 @@
 """Exact-resume checkpoints without pickle: tensors in safetensors, everything else in JSON.
 
-    run/checkpoints/checkpoint-000400/state.safetensors   model, optimiser moments, RNG states
-    run/checkpoints/checkpoint-000400/meta.json           step, config, optimiser hyperparameters
+    checkpoints/checkpoint-000400/state.safetensors   model, optimiser moments, RNG states
+    checkpoints/checkpoint-000400/meta.json           step, config, optimiser hyperparameters
+
+(in a run folder: Run.checkpoints_dir)
 
 A checkpoint is written to a temporary folder and renamed into place, so an interrupted save
 never leaves a half-written checkpoint where a finished one was. The last `keep` are kept.
@@ -19,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .errors import CheckpointError
 from .model import load_state
-from .speed import place_adam_step_counts
+from .optim import place_adam_step_counts
 
 CKPT_FORMAT = "infogan-checkpoint"
 PREFIX = "checkpoint-"
@@ -53,8 +55,8 @@ def _load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
     place_adam_step_counts(opt)
 
 
-def save(run_dir: Path, step: int, model, opt_d, opt_g, rng: dict[str, torch.Tensor], extra: dict, keep: int = 3) -> Path:
-    ckdir = Path(run_dir) / "checkpoints"
+def save(ckdir: Path, step: int, model, opt_d, opt_g, rng: dict[str, torch.Tensor], extra: dict, keep: int = 3) -> Path:
+    ckdir = Path(ckdir)
     ckdir.mkdir(parents=True, exist_ok=True)
     final = ckdir / f"{PREFIX}{step:06d}"
     tmp = ckdir / f".tmp-{PREFIX}{step:06d}"
@@ -73,13 +75,14 @@ def save(run_dir: Path, step: int, model, opt_d, opt_g, rng: dict[str, torch.Ten
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
-    for old in list_checkpoints(run_dir)[:-keep]:
+    for old in list_checkpoints(ckdir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    ckdir = Path(run_dir) / "checkpoints"
+def list_checkpoints(ckdir: Path) -> list[Path]:
+    """The finished checkpoints in ckdir, oldest first."""
+    ckdir = Path(ckdir)
     if not ckdir.is_dir():
         return []
     found = [p for p in ckdir.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and (p / "meta.json").exists()]

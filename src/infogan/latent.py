@@ -223,16 +223,6 @@ class LatentSpec:
                 parts.append(v.to(z.dtype).reshape(-1, 1))
         return torch.cat(parts, dim=1)
 
-    def split(self, vec: torch.Tensor):
-        """Inverse of join: (z, codes) with class indices recovered by argmax."""
-        z, rest = vec[:, : self.noise], vec[:, self.noise :]
-        codes, i = {}, 0
-        for c in self.codes:
-            part = rest[:, i : i + c.size]
-            codes[c.name] = part.argmax(1) if c.kind == "cat" else part[:, 0]
-            i += c.size
-        return z, codes
-
     def split_q(self, q_out: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
         """Q's raw head output -> per code: (logits, None) for cat, (mean, raw_std or None) for cont."""
         out, i = {}, 0

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import __version__
-from .errors import CheckpointError, SpecError
+from .errors import CheckpointError, InfoGANError, SpecError
 from .latent import LatentSpec
-from .nets import ARCHS, build, init_weights
+from .nets import build, init_weights
 
 MODEL_FORMAT = "infogan-model"
 MODEL_FORMAT_VERSION = 1
@@ -27,17 +28,18 @@ class InfoGAN(nn.Module):
     def __init__(self, latent: str | LatentSpec = "z62,cat10,cont2", arch: str = "mnist",
                  channels: int = 1, image_size: int = 28, width: float = 1.0, dataset: str = "mnist"):
         super().__init__()
-        if arch not in ARCHS:
-            raise CheckpointError(f"unknown architecture {arch!r} (known: {', '.join(ARCHS)})")
         self.spec = latent if isinstance(latent, LatentSpec) else LatentSpec.parse(latent)
+        # config.json: the constructor's arguments, so from_config rebuilds this model
         self.config = {"latent": str(self.spec), "arch": arch, "channels": channels,
                        "image_size": image_size, "width": width, "dataset": dataset}
-        try:
-            self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width,
-                                   self.spec.q_layout)
-        except ValueError as e:
-            raise CheckpointError(str(e)) from None
+        self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width, self.spec.q_layout)
         init_weights(self)
+
+    @classmethod
+    def for_training(cls, cfg) -> "InfoGAN":
+        """The model a TrainConfig describes (its codes' lambdas from --lambda-cat/--lambda-cont)."""
+        spec = LatentSpec.parse(cfg.latent, cfg.lambda_cat, cfg.lambda_cont)
+        return cls(spec, **{k: getattr(cfg, k) for k in model_keys() if k != "latent"})
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -86,16 +88,7 @@ class InfoGAN(nn.Module):
             images = images.unsqueeze(1)
         if tuple(images.shape[1:]) != self.image_shape:
             raise SpecError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), got {tuple(images.shape)}")
-        was_training = self.training
-        self.eval()
-        outs = []
-        try:
-            for i in range(0, len(images), batch_size):
-                x = to_model_range(images[i : i + batch_size]).to(self.device)
-                outs.append(self.D(x)[1].float().cpu())
-        finally:
-            self.train(was_training)
-        q = torch.cat(outs) if outs else torch.zeros(0, self.spec.q_dim)
+        q = q_outputs(self.D, images, batch_size) if len(images) else torch.zeros(0, self.spec.q_dim)
         result = {}
         for code, (a, _b) in zip(self.spec.codes, self.spec.split_q(q).values()):
             if code.kind == "cat":
@@ -123,11 +116,12 @@ class InfoGAN(nn.Module):
             raise CheckpointError("not an infogan model config (missing 'format': 'infogan-model')")
         if cfg.get("format_version", 0) > MODEL_FORMAT_VERSION:
             raise CheckpointError(f"model format version {cfg['format_version']} is newer than this infogan understands")
-        keys = ("latent", "arch", "channels", "image_size", "width", "dataset")
         try:
-            return cls(**{k: cfg[k] for k in keys if k in cfg})
+            return cls(**{k: cfg[k] for k in model_keys() if k in cfg})
         except SpecError as e:
             raise CheckpointError(f"model config has a bad latent spec: {e}") from None
+        except InfoGANError as e:
+            raise CheckpointError(f"model config does not describe a model: {e}") from None
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "InfoGAN":
@@ -144,6 +138,11 @@ class InfoGAN(nn.Module):
             raise CheckpointError(f"cannot read {d / 'model.safetensors'}: {e}") from None
         load_state(model, state, str(d))
         return model.to(device).eval()
+
+
+def model_keys() -> list[str]:
+    """What config.json records of a model: InfoGAN's constructor arguments."""
+    return list(inspect.signature(InfoGAN.__init__).parameters)[1:]
 
 
 def load_state(module: nn.Module, state: dict, where: str) -> None:
@@ -166,6 +165,20 @@ def resolve_model_dir(directory: str | Path) -> Path:
     if not (d / "config.json").exists():
         raise CheckpointError(f"{directory} is not a model folder (no config.json; expected a run folder or its model/)")
     return d
+
+
+@torch.no_grad()
+def q_outputs(D: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Q's raw outputs (N, q_dim) on images (uint8 or [0, 1] floats), in eval mode (batch
+    norm's running statistics, nothing updated), batch by batch on D's device, as float32 on the CPU."""
+    was_training = D.training
+    D.eval()
+    device = next(D.parameters()).device
+    try:
+        return torch.cat([D(to_model_range(images[i : i + batch_size]).to(device))[1].float().cpu()
+                          for i in range(0, len(images), batch_size)])
+    finally:
+        D.train(was_training)
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

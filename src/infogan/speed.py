@@ -26,6 +26,7 @@ import ctypes.util
 import torch
 
 from .config import TrainConfig
+from .optim import make_capturable
 
 # Measured on an H200 with torch 2.11: inductor's code for this step fails in D's convolution
 # backward (a stride assertion, with and without the whole-step graph), and the modes with
@@ -109,26 +110,6 @@ def _copy_into(static, new) -> None:
     elif isinstance(static, dict):
         for k in static:
             _copy_into(static[k], new[k])
-
-
-def place_adam_step_counts(opt: torch.optim.Optimizer) -> None:
-    """Put each of Adam's step counts where its group's implementation reads it: beside the
-    parameter when fused or capturable, on the CPU otherwise."""
-    for group in opt.param_groups:
-        on_device = group.get("fused") or group.get("capturable")
-        for p in group["params"]:
-            state = opt.state.get(p, {})
-            if "step" in state:
-                state["step"] = state["step"].to(device=p.device if on_device else "cpu", dtype=torch.float32)
-
-
-def make_capturable(*optimizers: torch.optim.Optimizer) -> None:
-    """Let Adam's update run inside a CUDA graph: the step counts move to the device, so the
-    bias correction is read there and not baked into the graph as a host number."""
-    for opt in optimizers:
-        for group in opt.param_groups:
-            group["capturable"] = True
-        place_adam_step_counts(opt)
 
 
 class StepGraph:

@@ -1,13 +1,9 @@
-"""The training loop: a D phase then a G phase per step, with logs, pictures and checkpoints.
+"""Training a run: the loop around the step (logs, pictures, checkpoints) and train(), which
+takes a preset and flags to a trained, evaluated run folder.
 
-Who the information loss trains (the paper's objective, as the official code implements it):
-  D phase: loss_D = -log D(x) - log(1 - D(G(z,c))) + sum_j lambda_j NLL_j(Q(G(z,c)))
-           -> D's head, the shared trunk and Q's head (one optimiser, lr_d)
-  G phase: loss_G = -log D(G(z,c)) + sum_j lambda_j NLL_j(Q(G(z,c)))
-           -> G only (backward(inputs=G's parameters): D's weights get no gradient here,
-              and none is computed)
-so the MI term reaches G, Q and the trunk, and D's adversarial gradient never trains G's
-side nor the reverse.
+    from infogan import train
+    run = train("mnist", seed=1, epochs=3)       # -> Run("runs/00001-mnist-seed1")
+    run = train(resume="latest")                 # continue the newest run in runs/
 """
 
 from __future__ import annotations
@@ -19,221 +15,25 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, distributed, speed, viz
-from .config import TrainConfig
+from . import checkpoint, data, distributed, viz
+from .config import TrainConfig, resolve, resumable
 from .errors import InfoGANError
-from .latent import LatentSpec
-from .augment import Augmentation
-from .augment import apply as apply_augmentation
-from .losses import d_loss, g_loss, info_loss, invariance_loss, mi_bounds
+from .metrics.categorical import categorical_scores
 from .model import InfoGAN
-from .nets import split_batches
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def build_model(cfg: TrainConfig, channels: int = 1, image_size: int = 28) -> InfoGAN:
-    spec = LatentSpec.parse(cfg.latent, cfg.lambda_cat, cfg.lambda_cont)
-    return InfoGAN(spec, arch=cfg.arch, channels=channels, image_size=image_size,
-                   width=cfg.width, dataset=cfg.dataset)
-
-
-def make_optimizers(model: InfoGAN, cfg: TrainConfig):
-    # fused Adam: one kernel over all parameters; on 2 CPU cores it is ~4.7x faster than
-    # foreach Adam for the paper's 13M parameters (9 vs 43 ms per step), same update.
-    impl = {"fused": {"fused": True}, "foreach": {"foreach": True}, "loop": {"foreach": False}}[cfg.adam]
-    betas = (cfg.beta1, cfg.beta2)
-    opt_d = torch.optim.Adam(model.D.parameters(), lr=cfg.lr_d, betas=betas, **impl)
-    opt_g = torch.optim.Adam(model.G.parameters(), lr=cfg.lr_g, betas=betas, **impl)
-    return opt_d, opt_g
-
-
-def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device):
-    """One step's random inputs, all from one generator on the training device (so nothing
-    is copied from the host per step, and a resumed run repeats them): noise z, the codes,
-    and the invariance term's transformation (None when it is off)."""
-    z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
-    aug = None
-    if cfg.invariance > 0 and model.spec.categorical:
-        aug = Augmentation().sample(cfg.batch_size, model.image_shape[-1], generator, device)
-    return z, codes, aug
-
-
-def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
-               codes: dict[str, torch.Tensor], fuse_d: bool = True, aug=None,
-               invariance: float = 0.0, amp_dtype: torch.dtype | None = None,
-               g_net=None, d_net=None) -> dict[str, torch.Tensor]:
-    """One D phase and one G phase; returns detached loss tensors (no host sync).
-
-    fuse_d runs D on real and fake images as one batch with per-chunk batch norm: the same
-    numbers as separate passes, one weight gradient per layer instead of several to add.
-    aug = (theta, morph) adds the invariance term (see augment.py): Q must also recover the
-    categorical codes from transformed fakes, weighted by invariance * lambda_j, in both
-    phases like the information loss itself.
-    amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
-    g_net, d_net: G for the step's forward and D for D's phase when they differ from
-    model.G/model.D (DistributedDataParallel wrappers; see distributed.py). G's phase always
-    runs the plain model.D.
-    """
-    spec, B = model.spec, x_real.shape[0]
-    amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
-    with amp():
-        x_fake = (model.G if g_net is None else g_net)(spec.join(z, codes))  # (B, C, H, W)
-        x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
-
-    # D phase: D and Q (with the trunk) on real and on detached fake images
-    with amp():
-        if fuse_d:
-            parts = [x_real, x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
-            with split_batches(model.D, len(parts)):
-                logits, q_all = (model.D if d_net is None else d_net)(torch.cat(parts), q_from=B)
-            logit_real, logit_fake = logits[:B], logits[B:2 * B]
-        else:  # (not with a d_net: its hooks see whole-D calls only)
-            logit_real = model.D.d_head(model.D.trunk(x_real)).squeeze(1)  # Q is not asked about real images
-            h_fake = model.D.trunk(x_fake.detach())
-            logit_fake = model.D.d_head(h_fake).squeeze(1)
-            if aug is not None:  # Q's head normalises fakes and transformed fakes as one batch, as in the G phase
-                h_fake = torch.cat([h_fake, model.D.trunk(x_aug.detach())])
-            q_all = model.D.q_head(h_fake)
-    loss_info_d, nll = info_loss(spec, q_all[:B], codes)
-    loss_inv_d = invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
-    loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
-    opt_d.zero_grad(set_to_none=True)
-    (loss_adv_d + loss_info_d + loss_inv_d).backward()
-    opt_d.step()
-
-    # G phase: through the updated D; gradients only for G
-    with amp():
-        if aug is not None:
-            with split_batches(model.D, 2):
-                logit_g, q_g = model.D(torch.cat([x_fake, x_aug]))
-            logit_g = logit_g[:B]
-        else:
-            logit_g, q_g = model.D(x_fake)
-    loss_inv_g = invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
-    loss_info_g, _ = info_loss(spec, q_g[:B], codes)
-    loss_adv_g = g_loss(logit_g.float())
-    opt_g.zero_grad(set_to_none=True)
-    (loss_adv_g + loss_info_g + loss_inv_g).backward(inputs=list(model.G.parameters()))
-    opt_g.step()
-
-    out = {"loss_D": loss_adv_d, "loss_G": loss_adv_g, "loss_info": loss_info_d}
-    if aug is not None:
-        out["loss_invariance"] = loss_inv_d
-    out.update({f"mi/{k}": v for k, v in mi_bounds(spec, nll).items()})
-    out["D(x)"] = torch.sigmoid(logit_real.float()).mean()
-    out["D(G(z))"] = torch.sigmoid(logit_fake.float()).mean()
-    return {k: v.detach() for k, v in out.items()}
-
-
-def heldout_accuracy(model: InfoGAN, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Each categorical code's Hungarian accuracy on labelled held-out images, mid-training:
-    inference runs in eval mode (running BN stats, no RNG drawn), then the model trains again."""
-    from .metrics import cluster_scores
-
-    pred = model.infer_codes(images)
-    model.train()
-    return {c.name: cluster_scores(pred[c.name].numpy(), labels.numpy(), c.size)["accuracy"]
-            for c in model.spec.categorical}
-
-
-class BatchSampler:
-    """Random batches from an in-memory uint8 tensor, without a DataLoader.
-
-    Each epoch is a permutation drawn from (seed, epoch) alone, so a resumed run draws
-    exactly the batches the uninterrupted one would have.
-    """
-
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device,
-                 channels_last: bool = False, rank: int = 0, world: int = 1):
-        self.images = images.to(device)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.batch_size = batch_size
-        self.seed = seed
-        # several processes: the same permutation everywhere, each takes its slice of a global batch
-        self.rank, self.world = rank, world
-        self.steps_per_epoch = len(images) // (batch_size * world)
-        if self.steps_per_epoch < 1:
-            raise ValueError(f"batch size {batch_size} x {world} processes is larger than the dataset "
-                             f"({len(images)} images)" if world > 1 else
-                             f"batch size {batch_size} is larger than the dataset ({len(images)} images)")
-        self._epoch, self._perm = -1, None
-
-    def batch(self, step: int) -> torch.Tensor:
-        epoch, i = divmod(step, self.steps_per_epoch)
-        if epoch != self._epoch:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm = torch.randperm(len(self.images), generator=g).to(self.images.device)
-            self._epoch = epoch
-        start = (i * self.world + self.rank) * self.batch_size
-        idx = self._perm[start : start + self.batch_size]
-        x = self.images[idx].float().div_(127.5).sub_(1.0)  # (B, C, H, W) in [-1, 1]
-        return x.contiguous(memory_format=self.memory_format)
-
-
-class Stepper:
-    """What one training step needs, built from a TrainConfig: the model (with the speed
-    options applied), both optimisers, the batch sampler and the latent generator.
-    step_once() is the step that Trainer, `infogan bench` and time_to_accuracy all time."""
-
-    def __init__(self, cfg: TrainConfig, images: torch.Tensor, device: torch.device | None = None):
-        self.cfg = cfg
-        self.group = distributed.current()
-        self.device = distributed.device_for(self.group, device or pick_device(cfg.device))
-        if self.device.type == "cuda" and cfg.compile != "off":
-            raise InfoGANError(speed.CUDA_COMPILE_REFUSED.format(mode=cfg.compile))
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        if cfg.keep_memory and self.device.type == "cpu":
-            speed.keep_freed_memory()
-        if self.device.type == "cuda":  # process-wide, like the allocator setting
-            torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
-        torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg, images.shape[1], images.shape[2]).to(self.device).train()
-        self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
-        speed.apply(self.model, cfg)
-        self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last,
-                                    self.group.rank, self.group.world)
-        # rank 0 draws what a single process draws; the others their own streams
-        self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1 + 1_000_003 * self.group.rank)
-        # the gradient-averaging wrappers (the nets themselves in a single process)
-        self.g_net = distributed.wrap(self.model.G, self.group, self.device)
-        self.d_net = distributed.wrap(self.model.D, self.group, self.device)
-        self.amp_dtype = speed.amp_dtype(cfg)
-        self.graph = None
-        # not with several processes: DDP's gradient all-reduce runs outside any graph
-        if cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
-            self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
-
-    def _step(self, x_real, z, codes, aug) -> dict[str, torch.Tensor]:
-        return train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes, aug=aug,
-                          invariance=self.cfg.invariance, amp_dtype=self.amp_dtype,
-                          g_net=self.g_net, d_net=self.d_net)
-
-    def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
-        """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
-        The returned loss tensors may be overwritten by the next step: add, don't keep."""
-        x_real = self.sampler.batch(step)
-        z, codes, aug = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device)
-        if self.graph is None or eager:
-            return self._step(x_real, z, codes, aug)
-        return self.graph(x_real, z, codes, aug)
+from .run import Run
+from .step import Stepper
 
 
 class Trainer(Stepper):
-    """Trains cfg on images into run_dir. heldout = (images, labels), when given, is only
+    """Trains cfg on images into a run folder. heldout = (images, labels), when given, is only
     looked at: each categorical code's test accuracy is logged with every sample grid
     (acc/<code> in stats.jsonl and TensorBoard), never used for training."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, images: torch.Tensor, resume_from: Path | None = None,
+    def __init__(self, cfg: TrainConfig, folder: Run, images: torch.Tensor, resume_from: Path | None = None,
                  heldout: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(cfg, images)
+        self.folder = folder
         self.heldout = heldout
-        self.run_dir = Path(run_dir)
         self.total_steps = cfg.max_steps or cfg.epochs * self.sampler.steps_per_epoch
         self.log_every = cfg.log_every
         self.ckpt_every = max(self.log_every, cfg.ckpt_every // self.log_every * self.log_every)
@@ -250,39 +50,63 @@ class Trainer(Stepper):
     # ------------------------------------------------------------------ pictures
     def write_samples(self, tag: str) -> Path:
         images, nrow = viz.category_grid(self.model, seed=self.cfg.seed + 12345)
-        path = viz.save_grid(images, self.run_dir / "samples" / f"{tag}.png", nrow)
+        path = viz.save_grid(images, self.folder.sample_grid(tag), nrow)
         self.tb.add_image("samples", viz.grid_tensor(images, nrow), self.step)
         return path
 
     def write_final_pictures(self) -> None:
-        frames = sorted((self.run_dir / "samples").glob("*.png"))
-        viz.save_gif(frames, self.run_dir / "training.gif")
+        frames = sorted(self.folder.samples_dir.glob("*.png"))
+        viz.save_gif(frames, self.folder.gif)
         if frames:
-            (self.run_dir / "samples.png").write_bytes(frames[-1].read_bytes())
+            self.folder.samples_png.write_bytes(frames[-1].read_bytes())
         values = torch.linspace(-2, 2, 9)
         for code in self.model.spec.codes:
             if code.kind == "cont":
                 imgs, nrow = viz.continuous_traversal(self.model, code.name, values, seed=self.cfg.seed + 12345)
-                viz.save_grid(imgs, self.run_dir / f"traverse-{code.name}.png", nrow)
-        viz.plot_stats(self.run_dir / "stats.jsonl", self.run_dir / "losses.png", self.model.spec)
+                viz.save_grid(imgs, self.folder.traverse_png(code.name), nrow)
+        viz.plot_stats(self.folder.stats_file, self.folder.losses_png, self.model.spec)
 
     # ------------------------------------------------------------------ loop
     def save_checkpoint(self) -> None:
-        checkpoint.save(self.run_dir, self.step, self.model, self.opt_d, self.opt_g,
+        checkpoint.save(self.folder.checkpoints_dir, self.step, self.model, self.opt_d, self.opt_g,
                         {"latent": self.latent_gen.get_state()}, {"train_config": self.cfg.to_dict()},
                         keep=self.cfg.keep_ckpts)
+
+    def log_row(self, row: dict) -> None:
+        """One stats.jsonl line, the same scalars in TensorBoard."""
+        self.stats.write(json.dumps(row) + "\n")
+        self.stats.flush()
+        for k, v in row.items():
+            if k != "step":
+                self.tb.add_scalar(k, v, self.step)
+
+    def end_of_interval(self, row: dict) -> None:
+        """At each sample grid: the grid, the held-out accuracy, and a line for the terminal and log.txt."""
+        epoch = self.step / self.sampler.steps_per_epoch
+        at_epoch = self.step % self.sampler.steps_per_epoch == 0
+        self.write_samples(f"epoch-{int(epoch):04d}" if at_epoch else f"step-{self.step:07d}")
+        line = f"step {self.step}/{self.total_steps} (epoch {epoch:.2f})"
+        line += "".join(f" {k} {row[k]:.3f}" for k in ("loss_D", "loss_G") if k in row)
+        line += "".join(f" {k} {v:.3f}" for k, v in row.items() if k.startswith("mi/"))
+        if self.heldout is not None and self.model.spec.categorical:
+            scores = categorical_scores(self.model, *self.heldout)
+            accs = {f"acc/{k}": round(v["accuracy"], 4) for k, v in scores.items()}
+            self.log_row({"step": self.step, "epoch": epoch, **accs})
+            line += "".join(f" {k} {v:.4f}" for k, v in accs.items())
+        tqdm.write(line + (f", {row['images_per_s']:.0f} images/s" if "images_per_s" in row else ""))
 
     def run(self, progress: bool = True) -> InfoGAN:
         if not self.group.main:
             return self._run_without_writing()
         from torch.utils.tensorboard import SummaryWriter
 
-        self.tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
+        self.tb = SummaryWriter(str(self.folder.tb_dir), purge_step=self.step or None)
         sums: dict[str, torch.Tensor] = {}
+        row: dict = {}
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not progress, unit="step",
-                   dynamic_ncols=True, desc=self.run_dir.name)
+                   dynamic_ncols=True, desc=self.folder.name)
         t0, images_seen = time.perf_counter(), 0
-        stats = open(self.run_dir / "stats.jsonl", "a")
+        self.stats = open(self.folder.stats_file, "a")
         try:
             while self.step < self.total_steps:
                 out = self.step_once(self.step)
@@ -291,36 +115,25 @@ class Trainer(Stepper):
                 self.step += 1
                 images_seen += self.cfg.batch_size
                 bar.update(1)
-                if self.step % self.log_every == 0 or self.step == self.total_steps:
+                last = self.step == self.total_steps
+                if self.step % self.log_every == 0 or last:
                     n = self.step % self.log_every or self.log_every
                     row = {"step": self.step, "epoch": self.step / self.sampler.steps_per_epoch}
                     row.update({k: round(float(v) / n, 5) for k, v in sums.items()})
                     row["images_per_s"] = round(images_seen / (time.perf_counter() - t0), 1)
                     sums = {}
-                    stats.write(json.dumps(row) + "\n")
-                    stats.flush()
-                    for k, v in row.items():
-                        if k != "step":
-                            self.tb.add_scalar(k, v, self.step)
+                    self.log_row(row)
                     bar.set_postfix({k: row[k] for k in ("loss_D", "loss_G")} |
                                     {k[3:]: row[k] for k in row if k.startswith("mi/")})
-                if self.step % self.sample_every == 0 or self.step == self.total_steps:
-                    epoch = self.step / self.sampler.steps_per_epoch
-                    tag = f"epoch-{int(epoch):04d}" if self.step % self.sampler.steps_per_epoch == 0 else f"step-{self.step:07d}"
-                    self.write_samples(tag)
-                    if self.heldout is not None and self.model.spec.categorical:
-                        accs = {f"acc/{k}": round(v, 4) for k, v in heldout_accuracy(self.model, *self.heldout).items()}
-                        stats.write(json.dumps({"step": self.step, "epoch": epoch, **accs}) + "\n")
-                        stats.flush()
-                        for k, v in accs.items():
-                            self.tb.add_scalar(k, v, self.step)
-                if self.step % self.ckpt_every == 0 or self.step == self.total_steps:
+                if self.step % self.sample_every == 0 or last:
+                    self.end_of_interval(row)
+                if self.step % self.ckpt_every == 0 or last:
                     self.save_checkpoint()
         finally:
             bar.close()
-            stats.close()
+            self.stats.close()
             self.tb.flush()
-        self.model.save_pretrained(self.run_dir / "model")
+        self.model.save_pretrained(self.folder.model_dir)
         self.write_final_pictures()
         self.tb.close()
         return self.model
@@ -333,3 +146,76 @@ class Trainer(Stepper):
             self.step_once(self.step)
             self.step += 1
         return self.model
+
+
+def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: str | Path | None = None,
+            **overrides) -> tuple[TrainConfig, Run | None, Path | None]:
+    """(the resolved options, the run folder to continue or None for a new one, its checkpoint).
+
+    resume: "latest" (the newest run in outdir with a checkpoint), a run folder or a
+    checkpoint folder; it keeps the run's options and may change only the length, speed and
+    bookkeeping ones. run_dir: a fixed folder (sweeps), continued when it has a checkpoint.
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__) - {"preset"})
+    if unknown:
+        raise InfoGANError(f"unknown training option {unknown[0]!r}")
+    folder, ckpt = None, None
+    if resume is not None:
+        folder, ckpt = Run.for_resume(resume, overrides.get("outdir", "runs"))
+    elif run_dir is not None:
+        folder = Run(run_dir)
+        ckpt = folder.latest_checkpoint()
+    if ckpt is None:
+        return resolve(preset, overrides), folder, None
+    saved = checkpoint.read_meta(ckpt)["train_config"]
+    changed = sorted(k for k, v in overrides.items() if not resumable(k) and saved.get(k) != v)
+    if changed and resume is not None:
+        raise InfoGANError(f"--resume cannot change --{changed[0].replace('_', '-')} (start a new run instead)")
+    return TrainConfig.from_dict({**saved, **overrides}), folder, ckpt
+
+
+def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: str | Path | None = None,
+          progress: bool = True, **overrides) -> Run:
+    """Train a preset (overrides: TrainConfig options by name), save the model, evaluate it on
+    the test split; returns the run folder. Under torchrun every process trains; rank 0 alone
+    fetches data first, writes and evaluates."""
+    cfg, folder, ckpt = prepare(preset, resume, run_dir, **overrides)
+    group = distributed.join(cfg.device)  # several processes under torchrun; else a no-op
+    try:
+        if folder is None:  # rank 0 makes the folder; the others learn its name
+            folder = Run(distributed.share(Run.create(cfg.outdir, cfg).path if group.main else None, group))
+        if not group.main:
+            return _train(cfg, folder, ckpt, progress, group)
+        with folder.logging():
+            return _train(cfg, folder, ckpt, progress, group)
+    finally:
+        distributed.leave()
+
+
+def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, group) -> Run:
+    if not group.main:
+        distributed.barrier(group)  # rank 0 fetches the dataset into the cache first
+    images, labels = data.load(cfg.dataset, "train", cfg.data_dir, image_size=cfg.image_size,
+                               channels=cfg.channels, bad_images=cfg.bad_images)
+    heldout = None
+    if group.main and cfg.evaluate and "test" in data.get(cfg.dataset).splits:  # logged per epoch, never trained on
+        heldout = data.load(cfg.dataset, "test", cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels)
+        heldout = heldout if heldout[1] is not None else None
+    if group.main:
+        distributed.barrier(group)
+        folder.write_config(cfg, processes=group.world)
+        print(f"infogan: run folder {folder.path}" + (f" (resuming from {ckpt.name})" if ckpt else "")
+              + (f", {group.world} processes" if group.enabled else ""))
+    model = Trainer(cfg, folder, images, resume_from=ckpt, heldout=heldout).run(progress=progress)
+    if not group.main:
+        return folder
+    print(f"infogan: model saved to {folder.model_dir}")
+    if cfg.evaluate:
+        from .metrics import evaluate, format_report
+
+        split = "test" if "test" in data.get(cfg.dataset).splits else "train"
+        result = evaluate(model, split=split, data_dir=cfg.data_dir, write_to=folder.path,
+                          loaded={"train": (images, labels), "test": heldout})
+        print(format_report(result))
+    return folder

@@ -83,6 +83,46 @@ def continuous_traversal(model, code: str, values: torch.Tensor, z: torch.Tensor
     return model.generate(rows * cols, codes=codes, z=z.repeat_interleave(cols, 0)), cols
 
 
+def traverse_code(model, name: str, seeds: list[int], values: torch.Tensor, fixed: dict | None = None):
+    """(images, nrow): a categorical code gets one row per class and one column per seed
+    (the paper's Fig. 2a); a continuous one gets one row per seed and one column per value."""
+    z = noise_for_seeds(model.spec, seeds)
+    if model.spec.code(name).kind == "cat":
+        return category_grid(model, name, z=z, fixed=fixed)
+    return continuous_traversal(model, name, values, z=z, fixed=fixed)
+
+
+def traversal_gif(images: torch.Tensor, nrow: int, categorical: bool, path: Path, ms_per_frame: int = 150) -> Path:
+    """A GIF that sweeps a traverse_code picture: one frame per class (categorical) or per
+    value (continuous), showing every row's image at that step, played forth and back."""
+    path = Path(path)
+    rows = len(images) // nrow
+    picks = ([images[j * nrow : (j + 1) * nrow] for j in range(rows)] if categorical
+             else [images[j::nrow] for j in range(nrow)])
+    frames = []
+    for j, pick in enumerate(picks):
+        frames.append(save_grid(pick, path.parent / f".frame-{path.stem}-{j:03d}.png", min(len(pick), 10), scale=3))
+    save_gif(frames + frames[-2:0:-1], path, ms_per_frame)
+    for f in frames:
+        f.unlink()
+    return path
+
+
+def interpolation(model, seeds: tuple[int, int], steps: int, fixed: dict | None = None) -> torch.Tensor:
+    """(steps, C, H, W): a walk from seed A's latent to seed B's. Noise and continuous codes
+    move linearly; categorical codes switch half way."""
+    spec = model.spec
+    ends = [spec.sample(1, generator=torch.Generator().manual_seed(s)) for s in seeds]
+    t = torch.linspace(0, 1, steps).unsqueeze(1)  # (steps, 1)
+    z = (1 - t) * ends[0][0] + t * ends[1][0]
+    codes = {}
+    for c in spec.codes:
+        a, b = ends[0][1][c.name].float(), ends[1][1][c.name].float()
+        codes[c.name] = torch.where(t[:, 0] < 0.5, a, b).long() if c.kind == "cat" else (1 - t[:, 0]) * a + t[:, 0] * b
+    codes.update(fixed or {})
+    return model.generate(steps, codes=codes, z=z)
+
+
 def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 300) -> Path | None:
     if not frames:
         return None

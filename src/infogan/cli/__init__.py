@@ -1,4 +1,9 @@
-"""The `infogan` command: one module per subcommand, each with add_parser() and run()."""
+"""The `infogan` command: one module per subcommand, each with add_parser() and run().
+
+The subcommands parse arguments and print; what they do is in the library (trainer.train,
+metrics.evaluate, study.sweep, baseline.baseline, export.export, viz, the web app, and the
+speed tooling beside it in infogan_benchmarks), so every one is callable from Python too.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import argparse
 import sys
 
 from ..errors import InfoGANError
-from . import baseline, bench, data, evaluate, export, presets, sample, serve, sweep, train, traverse
+from . import baseline, bench, data, evaluate, export, interpolate, presets, sample, serve, sweep, train, traverse
 
-COMMANDS = [train, evaluate, sweep, baseline, sample, traverse, serve, export, bench, data, presets]
+COMMANDS = [train, evaluate, sweep, baseline, sample, traverse, interpolate, serve, export, bench, data, presets]
 
 
 def build_parser() -> argparse.ArgumentParser:

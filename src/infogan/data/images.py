@@ -1,6 +1,6 @@
-"""SVHN (.mat), CIFAR-10 (python batches), CelebA and image folders -> one uint8 tensor.
+"""Image files -> one uint8 tensor: checked downloads (Remote), folders and zips of images.
 
-Decoding happens once: the result is saved as .npy under $INFOGAN_DATA/decoded/ keyed by the
+Used by the image datasets (svhn.py, cifar10.py, celeba.py, folder.py). Decoding happens once: the result is saved as .npy under $INFOGAN_DATA/decoded/ keyed by the
 source files (names, sizes, mtimes), the resolution and the channels, so training never
 decodes an image per step and a second run starts at once.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import pickle
-import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
-from .fetch import _download, _log, cache_root
+from .fetch import cache_root, download, log
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -33,16 +31,6 @@ class Remote:
     name: str
     url: str
     md5: str
-
-
-SVHN_FILES = {
-    "train": Remote("train_32x32.mat", "http://ufldl.stanford.edu/housenumbers/train_32x32.mat",
-                    "e26dedcc434d2e4c54c9b2d4a06d8373"),
-    "test": Remote("test_32x32.mat", "http://ufldl.stanford.edu/housenumbers/test_32x32.mat",
-                   "eb5a983be6a315427106f1b164d9cef3"),
-}
-CIFAR10 = Remote("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                 "c58f30108f718f92721af3b95e74349a")
 
 
 def _md5(path: Path) -> str:
@@ -59,12 +47,12 @@ def find_or_fetch(remote: Remote, dataset: str, data_dir: str | Path | None) -> 
         p = d / remote.name
         if p.is_file():
             if d == cache_root() / dataset and _md5(p) != remote.md5:
-                _log(f"ignoring bad cached file {p} (checksum mismatch)")
+                log(f"ignoring bad cached file {p} (checksum mismatch)")
                 continue
             return p
     target = cache_root() / dataset / remote.name
     try:
-        blob = _download(remote.url, timeout=30)
+        blob = download(remote.url, timeout=30)
     except OSError as e:
         raise DataError(f"{dataset}: {remote.name} is not in --data-dir or the cache, and {remote.url} "
                         f"is unreachable ({getattr(e, 'reason', e)}); download it by hand into {target.parent}") from None
@@ -76,84 +64,6 @@ def find_or_fetch(remote: Remote, dataset: str, data_dir: str | Path | None) -> 
         raise DataError(f"{dataset}: downloaded {remote.name} fails its MD5 check (truncated or changed upstream)")
     part.replace(target)
     return target
-
-
-# ------------------------------------------------------------------ SVHN
-
-
-def load_svhn(split: str, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
-    from scipy.io import loadmat
-
-    if split not in SVHN_FILES:
-        raise DataError(f"svhn has splits train and test, not {split!r}")
-    path = find_or_fetch(SVHN_FILES[split], "svhn", data_dir)
-    try:
-        mat = loadmat(path)
-        x, y = mat["X"], mat["y"]
-    except Exception as e:  # scipy raises several types for corrupt files
-        raise DataError(f"{path}: not a readable SVHN .mat file ({e})") from None
-    if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.dtype != np.uint8:
-        raise DataError(f"{path}: expected X of shape (32, 32, 3, N) uint8, got {x.shape} {x.dtype}")
-    images = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 2, 0, 1)))  # (N, 3, 32, 32)
-    labels = torch.from_numpy(y.reshape(-1).astype(np.int64) % 10)  # SVHN labels digit 0 as 10
-    return images, labels
-
-
-# ------------------------------------------------------------------ CIFAR-10
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """CIFAR's batches are pickled dicts of bytes, lists and numpy arrays: allow those only."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
-    }
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset file")
-
-
-def read_cifar_batch(blob: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        d = _SafeUnpickler(io.BytesIO(blob), encoding="bytes").load()
-        data, labels = d[b"data"], d[b"labels"]
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as e:
-        raise DataError(f"{where}: not a CIFAR-10 python batch ({e})") from None
-    data = np.asarray(data, dtype=np.uint8)
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise DataError(f"{where}: expected (N, 3072) uint8 data and N labels, got {data.shape}")
-    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64)
-
-
-def load_cifar10(split: str, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
-    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"] if split == "test" else None
-    if names is None:
-        raise DataError(f"cifar10 has splits train and test, not {split!r}")
-    blobs = {}
-    folder = Path(data_dir) / "cifar-10-batches-py" if data_dir else None
-    if folder is not None and not folder.is_dir() and all((Path(data_dir) / n).is_file() for n in names):
-        folder = Path(data_dir)
-    if folder is not None and folder.is_dir():
-        for n in names:
-            if not (folder / n).is_file():
-                raise DataError(f"cifar10: {folder / n} is missing")
-            blobs[n] = (folder / n).read_bytes()
-    else:
-        with tarfile.open(find_or_fetch(CIFAR10, "cifar10", data_dir)) as tar:
-            for m in tar.getmembers():
-                if m.isfile() and m.name.rsplit("/", 1)[-1] in names:
-                    blobs[m.name.rsplit("/", 1)[-1]] = tar.extractfile(m).read()
-    parts = [read_cifar_batch(blobs[n], n) for n in names if n in blobs]
-    if len(parts) != len(names):
-        raise DataError(f"cifar10: the archive lacks some of {', '.join(names)}")
-    return torch.from_numpy(np.concatenate([p[0] for p in parts])), torch.from_numpy(np.concatenate([p[1] for p in parts]))
-
-
-# ------------------------------------------------------------------ folders, zips, CelebA
 
 
 def _list_images(source: Path) -> list[tuple[str, int, float]]:
@@ -208,7 +118,7 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
         try:
             return torch.from_numpy(np.load(cached))
         except (OSError, ValueError):
-            _log(f"rebuilding unreadable decoded cache {cached}")
+            log(f"rebuilding unreadable decoded cache {cached}")
     zf = zipfile.ZipFile(source) if source.is_file() else None
     out, bad = [], []
     try:
@@ -220,12 +130,12 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
                 if bad_images == "error":
                     raise DataError(f"{name}: cannot read image {fname} ({e}); use --bad-images skip to leave it out") from None
                 bad.append(fname)
-                _log(f"skipping unreadable image {fname} ({type(e).__name__})")
+                log(f"skipping unreadable image {fname} ({type(e).__name__})")
     finally:
         if zf:
             zf.close()
     if bad:
-        _log(f"{len(bad)} of {len(files)} images skipped as unreadable")
+        log(f"{len(bad)} of {len(files)} images skipped as unreadable")
     if not out:
         raise DataError(f"{name}: none of the {len(files)} images in {source} could be read")
     images = np.stack(out)
@@ -234,21 +144,3 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
     np.save(tmp, images)
     tmp.replace(cached)
     return torch.from_numpy(images)
-
-
-CELEBA_HELP = ("CelebA cannot be downloaded automatically (its files sit behind a Google Drive consent page). "
-               "Download img_align_celeba.zip from the CelebA site (mmlab.ie.cuhk.edu.hk/projects/CelebA.html, "
-               "'Align&Cropped Images') and pass its folder with --data-dir (the zip itself or the unzipped "
-               "img_align_celeba/ folder both work)")
-
-
-def load_celeba(data_dir, image_size: int, bad_images: str) -> torch.Tensor:
-    candidates = []
-    if data_dir:
-        d = Path(data_dir)
-        candidates = [d / "img_align_celeba", d / "img_align_celeba.zip", d] if d.is_dir() else [d]
-    for c in candidates:
-        if c.exists() and (c.is_file() or any(Path(f).suffix.lower() in IMAGE_SUFFIXES for f in os.listdir(c))):
-            # aligned CelebA is 178x218 with the face centred: a 140 px centre crop keeps the face
-            return load_folder(c, image_size, 3, bad_images, crop=140, name="celeba")
-    raise DataError(f"celeba: no img_align_celeba folder or zip in {data_dir or '(no --data-dir given)'}. {CELEBA_HELP}")

@@ -1,7 +1,19 @@
-"""What a model learned, measured on real held-out images and on its own samples."""
+"""What a model learned, measured on real held-out images and on its own samples.
 
+Metrics are registered by name (the name on the command line and the key in metrics.json).
+A new metric is one module defining a `METRIC = Metric(...)` (registry.py) and one
+METRICS.register(...) line below.
+"""
+
+from . import categorical, information, quality
 from .clustering import cluster_scores, hungarian_match
 from .information import mi_lower_bounds
-from .report import evaluate_model
+from .registry import METRICS, Column, EvalContext, Metric
+from .report import evaluate, evaluate_model, format_report
 
-__all__ = ["cluster_scores", "evaluate_model", "hungarian_match", "mi_lower_bounds"]
+METRICS.register(categorical.METRIC)
+METRICS.register(information.METRIC)
+METRICS.register(quality.METRIC)
+
+__all__ = ["METRICS", "Column", "EvalContext", "Metric", "cluster_scores", "evaluate", "evaluate_model",
+           "format_report", "hungarian_match", "mi_lower_bounds"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..losses import code_nll
+from .registry import Column, Metric
 
 
 @torch.no_grad()
@@ -47,3 +48,25 @@ def mi_lower_bounds(model, n: int = 10000, batch_size: int = 500, seed: int = 0)
             row.update(correlation=corr, r2=r2)
         out[code.name] = row
     return out
+
+
+def lines(result: dict) -> list[str]:
+    out = [f"{'code':<8}{'MI bound':>10}{'H(c)':>8}{'frac':>7}{'R^2':>7}"]
+    for name, r in result.items():
+        r2 = f"{r['r2']:.3f}" if "r2" in r else "-"
+        out.append(f"{name:<8}{r['mi_lower_bound']:>10.3f}{r['entropy']:>8.3f}{r['fraction']:>7.2f}{r2:>7}")
+    return out
+
+
+def first_categorical_fraction(result: dict) -> float | None:
+    return next((r["fraction"] for r in result.values() if r["kind"] == "cat"), None)
+
+
+METRIC = Metric(
+    name="information",
+    help="each code's MI lower bound H(c) - E[-log Q(c|G(z,c))] on generated samples (nats, and as a "
+         "fraction of H(c)); for continuous codes, R^2 and correlation of Q's mean with the code",
+    compute=lambda ctx: mi_lower_bounds(ctx.model, n=ctx.n_samples, seed=ctx.seed),
+    columns=(Column("mi_fraction", "MI / H(c)", first_categorical_fraction),),
+    lines=lines,
+)

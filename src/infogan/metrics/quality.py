@@ -25,6 +25,7 @@ from torch import nn
 
 from ..data import cache_root
 from ..model import to_model_range
+from .registry import Column, EvalContext, Metric
 
 CLASSIFIER_VERSION = 1
 
@@ -125,3 +126,26 @@ def sample_quality(model, net: FeatureNet, test_images: torch.Tensor, n: int = 1
     f_fake, p_fake = features(net, fake)
     return {"frechet_distance": frechet_distance(f_real, f_fake), "classifier_score": classifier_score(p_fake),
             "classifier_score_real": classifier_score(p_real), "n_samples": n}
+
+
+def quality_metric(ctx: EvalContext) -> dict:
+    net = get_classifier(ctx.dataset, *ctx.train_split())
+    result = sample_quality(ctx.model, net, ctx.images, n=ctx.n_samples, seed=ctx.seed)
+    result["classifier_accuracy"] = float((features(net, ctx.images)[1].argmax(1) == ctx.labels.numpy()).mean())
+    return result
+
+
+def lines(q: dict) -> list[str]:
+    return [f"samples: Frechet distance {q['frechet_distance']:.2f}, classifier score {q['classifier_score']:.2f} "
+            f"(real images: {q['classifier_score_real']:.2f}; classifier accuracy {q['classifier_accuracy']:.4f})"]
+
+
+METRIC = Metric(
+    name="quality",
+    help="sample quality on infogan's own classifier of the dataset: Frechet distance of its features "
+         "(test images vs samples) and classifier score",
+    compute=quality_metric,
+    needs=frozenset({"labels", "train"}),  # the feature classifier is trained on the training labels
+    columns=(Column("frechet_distance", "Frechet distance", lambda q: q["frechet_distance"]),),
+    lines=lines,
+)

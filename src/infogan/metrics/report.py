@@ -1,30 +1,86 @@
-"""evaluate_model: everything `infogan evaluate` reports, as one JSON-ready dict."""
+"""evaluate: run the registered metrics on a model and write metrics.json (and pictures).
+
+    result = evaluate("runs/00000-mnist")                     # every metric that applies
+    result = evaluate(model, metrics=["categorical"], write_to=None)
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 
-from .clustering import cluster_scores
-from .information import mi_lower_bounds
+from .. import data
+from ..errors import InfoGANError
+from .registry import METRICS, EvalContext
 
 
 def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
-                   seed: int = 0, classifier=None) -> dict:
-    """Per categorical code: Hungarian accuracy, NMI, ARI, confusion on (images, labels);
-    per code: the MI lower bound (and continuous-code recovery) on G's samples; with a
-    feature classifier (metrics.quality), the Frechet distance and classifier score."""
-    codes = {}
-    if labels is not None and len(labels):  # unlabelled data (folders, CelebA): no accuracy to measure
-        pred = model.infer_codes(images)
-        n_true = int(labels.max()) + 1
-        for code in model.spec.categorical:
-            codes[code.name] = cluster_scores(pred[code.name].numpy(), labels.numpy(), code.size, n_true)
-    result = {"n_images": int(len(images)), "categorical": codes,
-              "information": mi_lower_bounds(model, n=n_samples, seed=seed)}
-    if classifier is not None:
-        from .quality import features, sample_quality
-
-        quality = sample_quality(model, classifier, images, n=n_samples, seed=seed)
-        quality["classifier_accuracy"] = float((features(classifier, images)[1].argmax(1) == labels.numpy()).mean())
-        result["quality"] = quality
+                   seed: int = 0, metrics: list[str] | None = None, dataset: str = "", split: str = "test",
+                   load_train=None) -> dict:
+    """{metric name: its result} for the metrics named (default: all) that apply to these
+    images (the ones that need labels are left out of an unlabelled evaluation)."""
+    ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train)
+    have = {"labels"} if labels is not None and len(labels) else set()
+    have |= {"train"} if load_train is not None else set()
+    result = {"n_images": int(len(images))}
+    for name in list(METRICS) if metrics is None else metrics:
+        metric = METRICS.lookup(name)
+        if metric.needs <= have:
+            result[name] = metric.compute(ctx)
     return result
+
+
+def evaluate(model, *, metrics: list[str] | None = None, split: str = "test", data_dir=None,
+             n_samples: int = 10000, seed: int = 0, write_to: str | Path | None = "auto",
+             loaded: dict | None = None) -> dict:
+    """Evaluate a model (an InfoGAN, or a run or model folder) on its dataset's split.
+
+    write_to: a folder for metrics.json and the metrics' pictures ("auto": the run folder when
+    `model` is a path; None: write nothing). metrics.json keeps the results of metrics not
+    run this time. loaded: {split: (images, labels)} already in memory (training has them).
+    """
+    from ..model import InfoGAN
+    from ..run import model_and_run
+
+    if not isinstance(model, InfoGAN):
+        model, run = model_and_run(model)
+        write_to = run.path if write_to == "auto" else write_to
+    elif write_to == "auto":
+        write_to = None
+    ds = data.get(model.config["dataset"])
+    if split not in ds.splits:
+        raise InfoGANError(f"{ds.name} has no {split!r} split to evaluate on (it has: {', '.join(ds.splits)})")
+    loaded = dict(loaded or {})
+    size, channels = model.config["image_size"], model.config["channels"]
+
+    def load(name):
+        if loaded.get(name) is None:
+            loaded[name] = data.load(ds.name, name, data_dir, image_size=size, channels=channels)
+        return loaded[name]
+
+    images, labels = load(split)
+    result = {"dataset": ds.name, "split": split,
+              **evaluate_model(model, images, labels, n_samples, seed, metrics, ds.name, split,
+                               load_train=lambda: load("train"))}
+    if write_to is not None:
+        out = Path(write_to)
+        path = out / "metrics.json"
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        merged = {**old, **result} if old.get("split") == split else result
+        path.write_text(json.dumps(merged, indent=2) + "\n")
+        ctx = EvalContext(model, images, labels, ds.name, split)
+        for name in result:
+            metric = METRICS.get(name)
+            if metric is not None and metric.pictures is not None:
+                metric.pictures(result[name], out, ctx)
+    return result
+
+
+def format_report(result: dict) -> str:
+    lines = [f"{result['dataset']} {result['split']} ({result['n_images']} images)"]
+    for name, metric in METRICS.items():
+        if name in result:
+            lines += metric.lines(result[name])
+    return "\n".join(lines)

@@ -1,21 +1,30 @@
-"""Network families by architecture name; the model's config.json records the name.
+"""Network families, registered by name; the model's config.json records the name.
 
     G, D = build("mnist", in_dim, q_dim, channels=1, image_size=28, width=1.0)
 
-Every family takes q_layout, ("cat", K) or ("cont", n_outputs) per code in the latent spec's
-order; only the capsule D reads it (its Q builds each categorical code from capsules of its
-own; the others' Q head is one FC of q_dim outputs). Without it the capsule Q's q_dim
-outputs are one categorical code (the supervised baseline's classifier).
+A new family is one module with a `FAMILY = Family(name, help, build, image_sizes)` and one
+`FAMILIES.register(...)` line below. Without q_layout, a capsule Q's q_dim outputs are one
+categorical code (the supervised baseline's classifier).
 """
 
+from ..registry import Registry
 from . import caps, dcgan, mnist
-from .common import Discriminator, init_weights, split_batches
+from .common import Discriminator, Family, init_weights, split_batches
 
-ARCHS = {"mnist": mnist.build, "dcgan": dcgan.build, "caps": caps.build}
+FAMILIES: Registry[Family] = Registry("network family")
+FAMILIES.register(mnist.FAMILY)
+FAMILIES.register(dcgan.FAMILY)
+FAMILIES.register(caps.FAMILY)
+
+
+def family(name: str) -> Family:
+    return FAMILIES.lookup(name)
 
 
 def build(arch: str, in_dim: int, q_dim: int, channels: int, image_size: int, width: float = 1.0, q_layout=None):
-    return ARCHS[arch](in_dim, q_dim, channels, image_size, width, q_layout)
+    fam = family(arch)
+    fam.check_image_size(image_size)
+    return fam.build(in_dim, q_dim, channels, image_size, width, q_layout)
 
 
-__all__ = ["ARCHS", "Discriminator", "build", "init_weights", "split_batches"]
+__all__ = ["FAMILIES", "Discriminator", "Family", "build", "family", "init_weights", "split_batches"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import LEAK, SplitBatchNorm1d, SplitBatchNorm2d, scaled
+from .common import LEAK, Family, SplitBatchNorm1d, SplitBatchNorm2d, scaled
 from .mnist import Generator
 
 POSE_IN, POSE_OUT = 8, 16  # primary and class capsule dimensions (CapsNet's)
@@ -119,6 +119,8 @@ class CapsuleDiscriminator(nn.Module):
 
 
 def build(in_dim: int, q_dim: int, channels: int = 1, image_size: int = 28, width: float = 1.0, q_layout=None):
-    if image_size != 28:
-        raise ValueError(f"the caps architecture is for 28x28 images, not {image_size}x{image_size}")
     return Generator(in_dim, channels, width), CapsuleDiscriminator(channels, q_layout or [("cat", q_dim)], width)
+
+
+FAMILY = Family("caps", "InfoCapsGAN (28 px): the MNIST G; a capsule D/Q, class capsules by dynamic routing",
+                build, (28,), encoder="capsule D (trunk, primary capsules, routed class capsules' lengths)")

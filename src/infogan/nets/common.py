@@ -1,14 +1,38 @@
-"""Pieces every architecture shares: split batch norm, D/Q heads on a trunk, DCGAN init."""
+"""Pieces every architecture shares: the family record, split batch norm, D/Q heads on a
+trunk, DCGAN init."""
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..errors import InfoGANError
+
 LEAK = 0.1  # the paper's lReLU leak (the official code's default is 0.01; we follow the paper)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A network family: build(in_dim, q_dim, channels, image_size, width, q_layout) -> (G, D),
+    where D(x, q_from=0) returns (real/fake logits (B,), Q's output (B - q_from, q_dim)).
+    q_layout: ("cat", K) or ("cont", n_outputs) per code, in the latent spec's order (only
+    families whose Q is not one FC head read it)."""
+
+    name: str
+    help: str
+    build: Callable
+    image_sizes: tuple[int, ...]
+    encoder: str = "D trunk + Q head"  # what reads the categorical codes (the supervised twin's network)
+
+    def check_image_size(self, size: int) -> None:
+        if size not in self.image_sizes:
+            raise InfoGANError(f"the {self.name} networks take {' or '.join(f'{s}x{s}' for s in self.image_sizes)} "
+                               f"images, not {size}x{size}")
 
 
 class SplitBatchNorm1d(nn.BatchNorm1d):

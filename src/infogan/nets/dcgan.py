@@ -17,14 +17,13 @@ import math
 import torch
 from torch import nn
 
-from .common import LEAK, Discriminator, SplitBatchNorm2d, scaled
+from .common import LEAK, Discriminator, Family, SplitBatchNorm2d, scaled
 
 SIZES = (32, 64, 128)
 
 
 def _doublings(image_size: int) -> int:
-    if image_size not in SIZES:
-        raise ValueError(f"the dcgan architecture takes image sizes {SIZES}, not {image_size}")
+    FAMILY.check_image_size(image_size)
     return int(math.log2(image_size // 2))  # 32 -> 4 upconvs from 2x2
 
 
@@ -59,3 +58,7 @@ def build(in_dim: int, q_dim: int, channels: int = 3, image_size: int = 32, widt
         prev = c
     trunk = nn.Sequential(*layers, nn.Flatten())  # (B, 256 * 4 * 4)
     return Generator(in_dim, channels, image_size, width), Discriminator(trunk, prev * 16, q_dim, width)
+
+
+FAMILY = Family("dcgan", "the paper's SVHN/CelebA networks (32 px), one more stage per doubling (64, 128 px)",
+                build, SIZES)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import LEAK, Discriminator, SplitBatchNorm1d, SplitBatchNorm2d, scaled
+from .common import LEAK, Discriminator, Family, SplitBatchNorm1d, SplitBatchNorm2d, scaled
 
 
 class Generator(nn.Module):
@@ -36,8 +36,6 @@ class Generator(nn.Module):
 
 
 def build(in_dim: int, q_dim: int, channels: int = 1, image_size: int = 28, width: float = 1.0, q_layout=None):
-    if image_size != 28:
-        raise ValueError(f"the mnist architecture is for 28x28 images, not {image_size}x{image_size}")
     c1, c2, fc = scaled(64, width), scaled(128, width), scaled(1024, width)
     trunk = nn.Sequential(
         nn.Conv2d(channels, c1, 4, 2, 1), nn.LeakyReLU(LEAK, inplace=True),  # (B, 64, 14, 14)
@@ -46,3 +44,6 @@ def build(in_dim: int, q_dim: int, channels: int = 1, image_size: int = 28, widt
         nn.Linear(c2 * 7 * 7, fc, bias=False), SplitBatchNorm1d(fc), nn.LeakyReLU(LEAK, inplace=True),  # (B, 1024)
     )
     return Generator(in_dim, channels, width), Discriminator(trunk, fc, q_dim, width)
+
+
+FAMILY = Family("mnist", "the paper's MNIST networks (28 px): G from FC1024, D conv 64, 128, FC1024", build, (28,))

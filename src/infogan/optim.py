@@ -1,0 +1,42 @@
+"""The two Adam optimisers and where Adam keeps its step counts.
+
+Q shares D's optimiser (as in the official code): one Adam over D's parameters (its head,
+the shared trunk and Q's head) at lr_d, one over G's at lr_g.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# how the update is computed, not what it is (config.ADAM_KERNELS)
+ADAM_KERNEL_OPTIONS = {"fused": {"fused": True}, "foreach": {"foreach": True}, "loop": {"foreach": False}}
+
+
+def make_optimizers(model, cfg) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    # fused Adam: one kernel over all parameters; on 2 CPU cores it is ~4.7x faster than
+    # foreach Adam for the paper's 13M parameters (9 vs 43 ms per step), same update.
+    impl = ADAM_KERNEL_OPTIONS[cfg.adam]
+    betas = (cfg.beta1, cfg.beta2)
+    opt_d = torch.optim.Adam(model.D.parameters(), lr=cfg.lr_d, betas=betas, **impl)
+    opt_g = torch.optim.Adam(model.G.parameters(), lr=cfg.lr_g, betas=betas, **impl)
+    return opt_d, opt_g
+
+
+def place_adam_step_counts(opt: torch.optim.Optimizer) -> None:
+    """Put each of Adam's step counts where its group's implementation reads it: beside the
+    parameter when fused or capturable, on the CPU otherwise."""
+    for group in opt.param_groups:
+        on_device = group.get("fused") or group.get("capturable")
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            if "step" in state:
+                state["step"] = state["step"].to(device=p.device if on_device else "cpu", dtype=torch.float32)
+
+
+def make_capturable(*optimizers: torch.optim.Optimizer) -> None:
+    """Let Adam's update run inside a CUDA graph: the step counts move to the device, so the
+    bias correction is read there and not baked into the graph as a host number."""
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["capturable"] = True
+        place_adam_step_counts(opt)

@@ -1,0 +1,193 @@
+"""One training step: a D phase then a G phase, and what it needs (Stepper).
+
+Who the information loss trains (the paper's objective, as the official code implements it):
+  D phase: loss_D = -log D(x) - log(1 - D(G(z,c))) + sum_j lambda_j NLL_j(Q(G(z,c)))
+           -> D's head, the shared trunk and Q's head (one optimiser, lr_d)
+  G phase: loss_G = -log D(G(z,c)) + sum_j lambda_j NLL_j(Q(G(z,c)))
+           -> G only (backward(inputs=G's parameters): D's weights get no gradient here,
+              and none is computed)
+so the MI term reaches G, Q and the trunk, and D's adversarial gradient never trains G's
+side nor the reverse.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import distributed, speed
+from .augment import Augmentation
+from .augment import apply as apply_augmentation
+from .config import TrainConfig
+from .errors import InfoGANError
+from .losses import d_loss, g_loss, info_loss, invariance_loss, mi_bounds
+from .model import InfoGAN, to_model_range
+from .nets import split_batches
+from .optim import make_optimizers
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device):
+    """One step's random inputs, all from one generator on the training device (so nothing
+    is copied from the host per step, and a resumed run repeats them): noise z, the codes,
+    and the invariance term's transformation (None when it is off)."""
+    z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
+    aug = None
+    if cfg.invariance > 0 and model.spec.categorical:
+        aug = Augmentation().sample(cfg.batch_size, model.image_shape[-1], generator, device)
+    return z, codes, aug
+
+
+def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
+               codes: dict[str, torch.Tensor], aug=None, invariance: float = 0.0,
+               amp_dtype: torch.dtype | None = None, g_net=None, d_net=None) -> dict[str, torch.Tensor]:
+    """One D phase and one G phase; returns detached loss tensors (no host sync).
+
+    D's phase runs D on real and fake images as one batch with per-chunk batch norm
+    (SplitBatchNorm): the numbers of separate passes D(x_real), D(x_fake), with one weight
+    gradient per layer instead of several to add (tests/test_nets.py compares the two).
+    aug = (theta, morph) adds the invariance term (see augment.py): Q must also recover the
+    categorical codes from transformed fakes, weighted by invariance * lambda_j, in both
+    phases like the information loss itself.
+    amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
+    g_net, d_net: G for the step's forward and D for D's phase when they differ from
+    model.G/model.D (DistributedDataParallel wrappers; see distributed.py). G's phase always
+    runs the plain model.D.
+    """
+    spec, B = model.spec, x_real.shape[0]
+    amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
+    with amp():
+        x_fake = (model.G if g_net is None else g_net)(spec.join(z, codes))  # (B, C, H, W)
+        x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
+
+    # D phase: D and Q (with the trunk) on real and on detached fake images; Q is not asked
+    # about real images, and normalises fakes and transformed fakes as one batch (as in G's phase)
+    with amp():
+        parts = [x_real, x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
+        with split_batches(model.D, len(parts)):
+            logits, q_all = (model.D if d_net is None else d_net)(torch.cat(parts), q_from=B)
+        logit_real, logit_fake = logits[:B], logits[B:2 * B]
+    loss_info_d, nll = info_loss(spec, q_all[:B], codes)
+    loss_inv_d = invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
+    loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
+    opt_d.zero_grad(set_to_none=True)
+    (loss_adv_d + loss_info_d + loss_inv_d).backward()
+    opt_d.step()
+
+    # G phase: through the updated D; gradients only for G
+    with amp():
+        if aug is not None:
+            with split_batches(model.D, 2):
+                logit_g, q_g = model.D(torch.cat([x_fake, x_aug]))
+            logit_g = logit_g[:B]
+        else:
+            logit_g, q_g = model.D(x_fake)
+    loss_inv_g = invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
+    loss_info_g, _ = info_loss(spec, q_g[:B], codes)
+    loss_adv_g = g_loss(logit_g.float())
+    opt_g.zero_grad(set_to_none=True)
+    (loss_adv_g + loss_info_g + loss_inv_g).backward(inputs=list(model.G.parameters()))
+    opt_g.step()
+
+    return step_report(spec, loss_adv_d, loss_adv_g, loss_info_d, loss_inv_d if aug is not None else None, nll,
+                       logit_real, logit_fake)
+
+
+def step_report(spec, loss_d, loss_g, loss_info, loss_invariance, nll, logit_real, logit_fake) -> dict:
+    """What a step logs, as detached tensors: the losses, each code's MI bound and D's mean outputs."""
+    out = {"loss_D": loss_d, "loss_G": loss_g, "loss_info": loss_info}
+    if loss_invariance is not None:
+        out["loss_invariance"] = loss_invariance
+    out.update({f"mi/{k}": v for k, v in mi_bounds(spec, nll).items()})
+    out["D(x)"] = torch.sigmoid(logit_real.float()).mean()
+    out["D(G(z))"] = torch.sigmoid(logit_fake.float()).mean()
+    return {k: v.detach() for k, v in out.items()}
+
+
+class BatchSampler:
+    """Random batches from an in-memory uint8 tensor, without a DataLoader.
+
+    Each epoch is a permutation drawn from (seed, epoch) alone, so a resumed run draws
+    exactly the batches the uninterrupted one would have.
+    """
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device,
+                 channels_last: bool = False, rank: int = 0, world: int = 1):
+        self.images = images.to(device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.batch_size = batch_size
+        self.seed = seed
+        # several processes: the same permutation everywhere, each takes its slice of a global batch
+        self.rank, self.world = rank, world
+        self.steps_per_epoch = len(images) // (batch_size * world)
+        if self.steps_per_epoch < 1:
+            raise InfoGANError(f"batch size {batch_size} x {world} processes is larger than the dataset "
+                               f"({len(images)} images)" if world > 1 else
+                               f"batch size {batch_size} is larger than the dataset ({len(images)} images)")
+        self._epoch, self._perm = -1, None
+
+    def batch(self, step: int) -> torch.Tensor:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(len(self.images), generator=g).to(self.images.device)
+            self._epoch = epoch
+        start = (i * self.world + self.rank) * self.batch_size
+        idx = self._perm[start : start + self.batch_size]
+        return to_model_range(self.images[idx]).contiguous(memory_format=self.memory_format)  # (B, C, H, W)
+
+
+class Stepper:
+    """What one training step needs, built from a TrainConfig: the model (with the speed
+    options applied), both optimisers, the batch sampler and the latent generator.
+    step_once() is the step that Trainer, `infogan bench` and time_to_accuracy all time."""
+
+    def __init__(self, cfg: TrainConfig, images: torch.Tensor, device: torch.device | None = None):
+        self.cfg = cfg
+        self.group = distributed.current()
+        self.device = distributed.device_for(self.group, device or pick_device(cfg.device))
+        if self.device.type == "cuda" and cfg.compile != "off":
+            raise InfoGANError(speed.CUDA_COMPILE_REFUSED.format(mode=cfg.compile))
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if cfg.keep_memory and self.device.type == "cpu":
+            speed.keep_freed_memory()
+        if self.device.type == "cuda":  # process-wide, like the allocator setting
+            torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
+        torch.manual_seed(cfg.seed)
+        self.model = InfoGAN.for_training(cfg).to(self.device).train()
+        if tuple(images.shape[1:]) != self.model.image_shape:
+            raise InfoGANError(f"the training images are {tuple(images.shape[1:])}, the model makes "
+                               f"{self.model.image_shape}")
+        self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
+        speed.apply(self.model, cfg)
+        self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last,
+                                    self.group.rank, self.group.world)
+        # rank 0 draws what a single process draws; the others their own streams
+        self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1 + 1_000_003 * self.group.rank)
+        # the gradient-averaging wrappers (the nets themselves in a single process)
+        self.g_net = distributed.wrap(self.model.G, self.group, self.device)
+        self.d_net = distributed.wrap(self.model.D, self.group, self.device)
+        self.amp_dtype = speed.amp_dtype(cfg)
+        self.graph = None
+        # not with several processes: DDP's gradient all-reduce runs outside any graph
+        if cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
+            self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
+
+    def _step(self, x_real, z, codes, aug) -> dict[str, torch.Tensor]:
+        return train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes, aug=aug,
+                          invariance=self.cfg.invariance, amp_dtype=self.amp_dtype,
+                          g_net=self.g_net, d_net=self.d_net)
+
+    def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
+        """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
+        The returned loss tensors may be overwritten by the next step: add, don't keep."""
+        x_real = self.sampler.batch(step)
+        z, codes, aug = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device)
+        if self.graph is None or eager:
+            return self._step(x_real, z, codes, aug)
+        return self.graph(x_real, z, codes, aug)

@@ -1,0 +1,187 @@
+"""sweep: train and evaluate several seeds of one configuration, and tabulate them.
+
+    from infogan import sweep
+    study = sweep("mnist", seeds=range(5), jobs=2, threads=1, epochs=3)   # -> the sweep.json dict
+
+Writes OUT/sweep.json (per-seed results and summary), OUT/sweep.md (the table for a README),
+OUT/grids.png (each seed's categorical grid, one panel per seed, in order) and
+OUT/accuracy.png (each seed's held-out accuracy per epoch). The table's columns are the
+registered metrics' (metrics.METRICS). Finished seeds are reused and interrupted ones
+continue from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .config import TrainConfig, options
+from .errors import InfoGANError
+from .metrics import METRICS
+from .run import Run
+
+# how a parallel sweep starts one seed's process (tests point this at a wrapper)
+WORKER = [sys.executable, "-m", "infogan"]
+
+
+def columns() -> list:
+    return [(metric.name, column) for metric in METRICS.values() for column in metric.columns]
+
+
+def seed_row(seed: int, run: Run) -> dict:
+    m = run.metrics()
+    code = next(iter(m.get("categorical") or {}), None)
+    row = {"seed": seed, "run": str(run.path), "code": code}
+    for name, column in columns():
+        row[column.key] = column.value(m[name]) if m.get(name) else None
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    out = {}
+    for _, column in columns():
+        vals = [r[column.key] for r in rows if r.get(column.key) is not None]
+        if vals:
+            out[column.key] = {"mean": statistics.mean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                               "min": min(vals), "max": max(vals), "median": statistics.median(vals)}
+    return out
+
+
+def markdown(rows: list[dict], summary: dict, command: str) -> str:
+    cols = [c for _, c in columns() if any(r.get(c.key) is not None for r in rows)]
+    lines = [f"`{command}`", "", "| seed | " + " | ".join(c.label for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for r in rows:
+        lines.append(f"| {r['seed']} | " + " | ".join("-" if r[c.key] is None else f"{r[c.key]:.4f}" for c in cols) + " |")
+    for stat in ("mean", "std", "median", "min", "max"):
+        lines.append(f"| **{stat}** | " + " | ".join(f"{summary[c.key][stat]:.4f}" if c.key in summary else "-"
+                                                     for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def grids_picture(rows: list[dict], out: Path) -> None:
+    from PIL import Image
+
+    panels = [Image.open(Run(r["run"]).samples_png).convert("L") for r in rows]
+    w, h = panels[0].size
+    sheet = Image.new("L", (w * len(panels) + 8 * (len(panels) - 1), h), 255)
+    for i, p in enumerate(panels):
+        sheet.paste(p, (i * (w + 8), 0))
+    sheet.save(out)
+
+
+def accuracy_curves(rows: list[dict], out: Path) -> Path | None:
+    """accuracy.png: each seed's held-out accuracy per epoch (from its stats.jsonl)."""
+    curves = {}
+    for r in rows:
+        stats = Run(r["run"]).stats_file
+        points = [json.loads(line) for line in stats.read_text().splitlines() if line.strip()] if stats.exists() else []
+        points = [(p["epoch"], p[f"acc/{r['code']}"]) for p in points if f"acc/{r['code']}" in p]
+        if points:
+            curves[r["seed"]] = points
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for seed, points in curves.items():
+        ax.plot(*zip(*points), "o-", label=f"seed {seed}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (Hungarian)")
+    ax.set_ylim(min(0.5, min(a for p in curves.values() for _, a in p)), 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def option_words(overrides: dict) -> list[str]:
+    """Training options as `infogan train` flags (for the recorded command and each seed's process)."""
+    words = []
+    for key, value in overrides.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(flag if value else "--no-" + key.replace("_", "-"))
+        else:
+            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    return words
+
+
+def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, threads: int | None,
+                       overrides: dict) -> None:
+    """Train pending seeds jobs at a time, each as `infogan sweep --seeds N` in a subprocess."""
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    pending, running, failed = list(seeds), {}, []
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                seed = pending.pop(0)
+                cmd = [*WORKER, "sweep", "--preset", preset, "--seeds", str(seed), "--out", str(out),
+                       "--threads", str(threads), "--no-progress", "--jobs", "1", *option_words(overrides)]
+                log = open(out / f"{preset}-seed{seed}.log", "w")
+                running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+                print(f"seed {seed}: training in the background (log: {log.name})")
+            time.sleep(1)
+            for seed, (proc, log) in list(running.items()):
+                if proc.poll() is not None:
+                    log.close()
+                    del running[seed]
+                    if proc.returncode != 0:
+                        failed.append(seed)
+    finally:  # interrupted: stop the seeds still training (their finished checkpoints stay) and close their logs
+        for proc, log in running.values():
+            proc.terminate()
+            proc.wait()
+            log.close()
+    if failed:
+        raise InfoGANError(f"seeds {failed} failed; see their logs in {out}")
+
+
+def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", jobs: int = 1,
+          threads: int | None = None, progress: bool = True, seeds_text: str | None = None, **overrides) -> dict:
+    """Train and evaluate each seed (overrides: TrainConfig options by name), then tabulate.
+    jobs > 1 trains that many seeds at once, each in its own process with `threads` threads."""
+    from .trainer import train
+
+    seeds = list(seeds)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    for key in ("seed", "outdir", "threads"):
+        if key in overrides:
+            raise InfoGANError(f"a sweep sets {key} itself")
+    unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
+    if unknown:
+        raise InfoGANError(f"unknown training option {unknown[0]!r}")
+    if jobs < 1:
+        raise InfoGANError("--jobs must be >= 1")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = {s: Run(out / f"{preset}-seed{s}") for s in seeds}
+    pending = [s for s in seeds if not folder[s].metrics_file.exists()]
+    if jobs > 1 and len(pending) > 1:
+        _train_in_parallel(preset, pending, out, jobs, threads, overrides)
+    rows = []
+    for seed in seeds:
+        if not folder[seed].metrics_file.exists():
+            train(preset, run_dir=folder[seed].path, progress=progress, seed=seed, threads=threads, **overrides)
+        rows.append(seed_row(seed, folder[seed]))
+        print(f"seed {seed}: accuracy {rows[-1].get('accuracy') or float('nan'):.4f}")
+    summary = summarise(rows)
+    seeds_text = seeds_text or ",".join(map(str, seeds))
+    bookkeeping = {f.name for f in options("speed", "run")}  # not what the study is, and machine-specific
+    study = {k: v for k, v in overrides.items() if k not in bookkeeping}
+    command = " ".join(["infogan sweep --preset", preset, "--seeds", seeds_text, *option_words(study)])
+    result = {"preset": preset, "command": command, "seeds": rows, "summary": summary}
+    (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "sweep.md").write_text(markdown(rows, summary, command))
+    grids_picture(rows, out / "grids.png")
+    accuracy_curves(rows, out / "accuracy.png")
+    return result

@@ -1,0 +1,55 @@
+"""Run: the run folder's owner (names, numbering, latest, resume targets, log.txt)."""
+
+import json
+import sys
+
+import pytest
+
+from infogan.cli import main
+from infogan.config import resolve
+from infogan.errors import InfoGANError
+from infogan.run import Run, name_for
+
+
+def test_names_carry_the_options_that_make_a_different_run():
+    assert name_for(resolve("mnist")) == "mnist"
+    # length, speed and bookkeeping options do not make another run; the seed and objective do
+    assert name_for(resolve("mnist", {"epochs": 2, "threads": 1, "outdir": "x", "data_dir": "y"})) == "mnist"
+    assert name_for(resolve("mnist", {"seed": 3, "invariance": 0.0})) == "mnist-inv0-seed3"
+    assert name_for(resolve("mnist", {"latent": "z62,cat10,cont2:fixed"})) == "mnist-latentz62_cat10_cont2_fixed"
+    assert name_for(resolve("mnist-paper", {"invariance": 0.0})) == "mnist-paper"  # the preset's own value
+
+
+def test_create_numbers_runs_and_latest_needs_a_checkpoint(tmp_path):
+    a = Run.create(tmp_path, resolve("tiny"))
+    b = Run.create(tmp_path, resolve("tiny", {"seed": 2}))
+    assert (a.name, b.name) == ("00000-tiny", "00001-tiny-seed2")
+    with pytest.raises(InfoGANError, match="no run with a checkpoint"):
+        Run.latest(tmp_path)
+    (a.checkpoints_dir / "checkpoint-000004").mkdir(parents=True)
+    (a.checkpoints_dir / "checkpoint-000004" / "meta.json").write_text("{}")
+    assert Run.latest(tmp_path).path == a.path  # b is newer but has nothing to resume
+    run, ckpt = Run.for_resume(str(a.checkpoints_dir / "checkpoint-000004"), tmp_path)
+    assert run.path == a.path and ckpt.name == "checkpoint-000004"
+
+
+def test_log_txt_holds_what_the_run_printed_without_progress_bars(tmp_path, capsys):
+    run = Run(tmp_path / "r")
+    with run.logging():
+        print("hello")
+        sys.stderr.write("\rprogress 50%")
+        sys.stderr.write("a warning\n")
+    with run.logging():  # a resumed run appends
+        print("again")
+    assert run.log_file.read_text() == "hello\na warning\nagain\n"
+    assert "progress 50%" in capsys.readouterr().err  # still on the terminal
+
+
+def test_a_trained_run_folder_has_its_log(fake_mnist, tmp_path):
+    assert main(["train", "--preset", "tiny", "--max-steps", "4", "--no-progress", "--data-dir", str(fake_mnist),
+                 "--outdir", str(tmp_path), "--seed", "1", "--sample-every", "2"]) == 0
+    (run,) = Run.numbered(tmp_path)
+    assert run.name == "00000-tiny-seed1"
+    log = run.log_file.read_text()
+    assert "infogan: run folder" in log and "step 2/4" in log and "step 4/4" in log and "accuracy" in log
+    assert json.loads(run.config_file.read_text())["seed"] == 1
