@@ -52,3 +52,22 @@ def fake_mnist(tmp_path, data_cache, monkeypatch):
     shas = fabricate_mnist_like(d)
     monkeypatch.setitem(data.DATASETS, "mnist", dataclasses.replace(data.DATASETS["mnist"], files=shas))
     return d
+
+
+@pytest.fixture
+def cli_process(tmp_path, fake_mnist):
+    """The `infogan` command as a separate process that sees the fabricated MNIST (its
+    checksums) and no mirrors: a list to put before the command's arguments."""
+    import json
+    import sys
+
+    worker = tmp_path / "infogan_worker.py"
+    worker.write_text(
+        "import dataclasses, json, sys\n"
+        "from infogan import data\n"
+        "from infogan.cli import main\n"
+        f"shas = json.loads({json.dumps(json.dumps(data.DATASETS['mnist'].files))})\n"
+        "data.DATASETS['mnist'] = dataclasses.replace(data.DATASETS['mnist'], files=shas, mirrors=[],"
+        " registry_sources=[])\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    return [sys.executable, str(worker)]

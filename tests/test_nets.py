@@ -62,6 +62,7 @@ def plain_step(model, opt_d, opt_g, x_real, z, codes, aug=None, invariance=0.0):
     opt_d.zero_grad(set_to_none=True)
     (loss_adv_d + loss_info_d + loss_inv_d).backward()
     opt_d.step()
+    skipped_d = ~torch.isfinite(loss_adv_d + loss_info_d + loss_inv_d)
     if aug is not None:
         with split_batches(D, 2):
             logit_g, q_g = D(torch.cat([x_fake, x_aug]))
@@ -74,8 +75,10 @@ def plain_step(model, opt_d, opt_g, x_real, z, codes, aug=None, invariance=0.0):
     opt_g.zero_grad(set_to_none=True)
     (loss_adv_g + loss_info_g + loss_inv_g).backward(inputs=list(model.G.parameters()))
     opt_g.step()
-    return step_report(spec, loss_adv_d, loss_adv_g, loss_info_d, loss_inv_d if aug is not None else None, nll,
-                       logit_real, logit_fake)
+    out = step_report(spec, loss_adv_d, loss_adv_g, loss_info_d, loss_inv_d if aug is not None else None, nll,
+                      logit_real, logit_fake)
+    out["skipped/D"], out["skipped/G"] = skipped_d.float(), (~torch.isfinite(loss_adv_g + loss_info_g)).float()
+    return out
 
 
 def _step(cfg, model, fuse_d, invariance=0.0):

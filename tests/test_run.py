@@ -26,11 +26,21 @@ def test_create_numbers_runs_and_latest_needs_a_checkpoint(tmp_path):
     assert (a.name, b.name) == ("00000-tiny", "00001-tiny-seed2")
     with pytest.raises(InfoGANError, match="no run with a checkpoint"):
         Run.latest(tmp_path)
-    (a.checkpoints_dir / "checkpoint-000004").mkdir(parents=True)
-    (a.checkpoints_dir / "checkpoint-000004" / "meta.json").write_text("{}")
+    save_a_checkpoint(a.checkpoints_dir, 4)
     assert Run.latest(tmp_path).path == a.path  # b is newer but has nothing to resume
     run, ckpt = Run.for_resume(str(a.checkpoints_dir / "checkpoint-000004"), tmp_path)
     assert run.path == a.path and ckpt.name == "checkpoint-000004"
+
+
+def save_a_checkpoint(ckdir, step):
+    import torch
+
+    from infogan import InfoGAN, checkpoint
+    from infogan.optim import make_optimizers
+
+    model = InfoGAN.for_training(resolve("tiny"))
+    return checkpoint.save(ckdir, step, model, *make_optimizers(model, resolve("tiny")),
+                           {"latent": torch.Generator().get_state()}, {"train_config": resolve("tiny").to_dict()})
 
 
 def test_log_txt_holds_what_the_run_printed_without_progress_bars(tmp_path, capsys):

@@ -65,17 +65,9 @@ def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
     assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before
 
 
-def test_parallel_sweep_gives_the_sequential_results(fake_mnist, tmp_path, monkeypatch):
+def test_parallel_sweep_gives_the_sequential_results(fake_mnist, cli_process, tmp_path, monkeypatch):
     # the seeds' processes must see the fabricated dataset's checksums, as this one does
-    worker = tmp_path / "worker.py"
-    worker.write_text(
-        "import dataclasses, json, sys\n"
-        "from infogan import data\n"
-        "from infogan.cli import main\n"
-        f"shas = json.loads({json.dumps(json.dumps(data.DATASETS['mnist'].files))})\n"
-        "data.DATASETS['mnist'] = dataclasses.replace(data.DATASETS['mnist'], files=shas, mirrors=[], registry_sources=[])\n"
-        "sys.exit(main(sys.argv[1:]))\n")
-    monkeypatch.setattr(study, "WORKER", [sys.executable, str(worker)])
+    monkeypatch.setattr(study, "WORKER", cli_process)
     common = ["--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
               "--no-progress", "--threads", "1", "--invariance", "1"]
     assert main(["sweep", *common, "--out", str(tmp_path / "seq")]) == 0

@@ -1,17 +1,22 @@
 """Exact-resume checkpoints without pickle: tensors in safetensors, everything else in JSON.
 
-    checkpoints/checkpoint-000400/state.safetensors   model, optimiser moments, RNG states
-    checkpoints/checkpoint-000400/meta.json           step, config, optimiser hyperparameters
+    checkpoints/checkpoint-000400/state.safetensors   model, optimiser moments, the loop's tensors
+                                                      (RNG states, partial log sums)
+    checkpoints/checkpoint-000400/meta.json           step, config, optimiser hyperparameters,
+                                                      the state file's SHA-256
 
-(in a run folder: Run.checkpoints_dir)
-
-A checkpoint is written to a temporary folder and renamed into place, so an interrupted save
-never leaves a half-written checkpoint where a finished one was. The last `keep` are kept.
+(in a run folder: Run.checkpoints_dir). A checkpoint is written to a temporary folder,
+fsynced, and renamed into place (files.publish), so an interrupted save never leaves a
+half-written checkpoint where a finished one was, and a crash right after a save keeps it.
+verify() checks a checkpoint against its SHA-256; latest_valid() skips newer ones that fail.
+The last `keep` are kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,11 +25,13 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .errors import CheckpointError
+from .files import fsync_dir, publish
 from .model import load_state
 from .optim import place_adam_step_counts
 
 CKPT_FORMAT = "infogan-checkpoint"
 PREFIX = "checkpoint-"
+STATE, META = "state.safetensors", "meta.json"
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict) -> dict:
@@ -55,66 +62,110 @@ def _load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
     place_adam_step_counts(opt)
 
 
-def save(ckdir: Path, step: int, model, opt_d, opt_g, rng: dict[str, torch.Tensor], extra: dict, keep: int = 3) -> Path:
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save(ckdir: Path, step: int, model, opt_d, opt_g, state: dict[str, torch.Tensor], extra: dict,
+         keep: int = 3) -> Path:
+    """Write checkpoint-<step> into ckdir. state: the training loop's own tensors by name
+    (RNG states, partial sums), given back by load(); extra: more JSON for meta.json."""
     ckdir = Path(ckdir)
     ckdir.mkdir(parents=True, exist_ok=True)
     final = ckdir / f"{PREFIX}{step:06d}"
+    for stale in ckdir.glob(f".*-{PREFIX}*"):  # what a killed save or replacement left behind
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = ckdir / f".tmp-{PREFIX}{step:06d}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {
-        "format": CKPT_FORMAT, "infogan_version": __version__, "step": step,
-        "model_config": model.config, "opt_d": _flatten_optimizer("opt_d", opt_d, tensors),
-        "opt_g": _flatten_optimizer("opt_g", opt_g, tensors), "rng": sorted(rng), **extra,
-    }
-    for name, state in rng.items():
-        tensors[f"rng.{name}"] = state.cpu()
-    save_file(tensors, str(tmp / "state.safetensors"))
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
+    try:
+        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        meta = {
+            "format": CKPT_FORMAT, "infogan_version": __version__, "step": step,
+            "model_config": model.config, "opt_d": _flatten_optimizer("opt_d", opt_d, tensors),
+            "opt_g": _flatten_optimizer("opt_g", opt_g, tensors), "state": sorted(state), **extra,
+        }
+        for name, t in state.items():
+            tensors[f"state.{name}"] = t.detach().cpu().contiguous()
+        save_file(tensors, str(tmp / STATE))
+        meta["sha256"] = _sha256(tmp / STATE)
+        (tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
+        if final.exists():  # the same step again (after a rollback): move the old one aside first
+            old = ckdir / f".old-{final.name}"
+            os.replace(final, old)
+            fsync_dir(ckdir)
+        publish(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never a half-written checkpoint; the older ones stay
+        raise
+    shutil.rmtree(ckdir / f".old-{final.name}", ignore_errors=True)
     for old in list_checkpoints(ckdir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
 def list_checkpoints(ckdir: Path) -> list[Path]:
-    """The finished checkpoints in ckdir, oldest first."""
+    """The published checkpoints in ckdir, oldest first."""
     ckdir = Path(ckdir)
     if not ckdir.is_dir():
         return []
-    found = [p for p in ckdir.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and (p / "meta.json").exists()]
+    found = [p for p in ckdir.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and (p / META).exists()]
     return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
 
 
 def read_meta(ckpt: Path) -> dict:
     try:
-        meta = json.loads((Path(ckpt) / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        meta = json.loads((Path(ckpt) / META).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"cannot read checkpoint {ckpt}: {e}") from None
-    if meta.get("format") != CKPT_FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != CKPT_FORMAT:
         raise CheckpointError(f"{ckpt} is not an infogan checkpoint")
     return meta
 
 
-def load(ckpt: Path, model, opt_d, opt_g) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Restore model and optimisers in place; return (meta, rng states)."""
+def verify(ckpt: Path) -> dict:
+    """The checkpoint's meta, after checking its state file against the SHA-256 it records."""
     meta = read_meta(ckpt)
+    state = Path(ckpt) / STATE
+    if not state.is_file():
+        raise CheckpointError(f"checkpoint {ckpt} has no {STATE}")
+    if "sha256" in meta and _sha256(state) != meta["sha256"]:
+        raise CheckpointError(f"checkpoint {ckpt}: {STATE} does not match its checksum (truncated or corrupt)")
+    return meta
+
+
+def latest_valid(ckdir: Path, say=print) -> Path | None:
+    """The newest checkpoint in ckdir that verifies; newer ones that do not are named and skipped."""
+    for ckpt in reversed(list_checkpoints(ckdir)):
+        try:
+            verify(ckpt)
+            return ckpt
+        except CheckpointError as e:
+            say(f"infogan: skipping {ckpt.name}: {e}")
+    return None
+
+
+def load(ckpt: Path, model, opt_d, opt_g) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Restore model and optimisers in place; return (meta, the loop's state tensors)."""
+    meta = verify(ckpt)
     if meta["model_config"] != model.config:
         diff = sorted(k for k in set(meta["model_config"]) | set(model.config)
                       if meta["model_config"].get(k) != model.config.get(k))
         raise CheckpointError(f"checkpoint {ckpt} was made for a different model ({diff[0]}: "
                               f"{meta['model_config'].get(diff[0])!r} vs {model.config.get(diff[0])!r})")
     try:
-        tensors = load_file(str(Path(ckpt) / "state.safetensors"))
+        tensors = load_file(str(Path(ckpt) / STATE))
     except Exception as e:
-        raise CheckpointError(f"cannot read {ckpt}/state.safetensors: {e}") from None
+        raise CheckpointError(f"cannot read {ckpt}/{STATE}: {e}") from None
     load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(ckpt))
     try:
         _load_optimizer(opt_d, _unflatten_optimizer("opt_d", meta["opt_d"], tensors))
         _load_optimizer(opt_g, _unflatten_optimizer("opt_g", meta["opt_g"], tensors))
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"checkpoint {ckpt} has incompatible optimiser state: {e}") from None
-    return meta, {name: tensors[f"rng.{name}"] for name in meta["rng"]}
+    if "state" in meta:
+        return meta, {name: tensors[f"state.{name}"] for name in meta["state"]}
+    return meta, {name: tensors[f"rng.{name}"] for name in meta.get("rng", [])}  # older checkpoints: RNG states only

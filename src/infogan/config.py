@@ -76,8 +76,13 @@ class TrainConfig:
     outdir: str = option("runs", "where run folders are made", "run")
     data_dir: str | None = option(None, "look for the dataset's files here first", "run")
     log_every: int = option(50, "steps between loss logs (the only host syncs in the loop)", "run")
-    ckpt_every: int = option(1000, "steps between checkpoints (rounded to a multiple of --log-every)", "run")
+    ckpt_every: int = option(1000, "steps between checkpoints", "run")
+    ckpt_minutes: float = option(10.0, "minutes between checkpoints as well, whatever the step (0 = off)", "run")
     keep_ckpts: int = option(3, "checkpoints kept", "run")
+    on_nan: str = option("stop", "a non-finite loss or weight (its update is skipped): stop, naming the step, "
+                                 "or roll back to the last checkpoint and go on with another random stream",
+                         "run", choices=("stop", "rollback"))
+    max_rollbacks: int = option(3, "rollbacks allowed in a run (--on-nan rollback)", "run")
     sample_every: int | None = option(None, "steps between sample grids (default: once per epoch)", "run")
     evaluate: bool = option(True, "measure the model on the test set at the end", "run")
 
@@ -167,6 +172,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.invariance >= 0, "--invariance must be >= 0"),
         (cfg.width > 0, "--width must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
+        (cfg.ckpt_minutes >= 0 and cfg.max_rollbacks >= 0, "--ckpt-minutes and --max-rollbacks must be >= 0"),
         (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"), f"unknown device {cfg.device!r}"),
     ]
     for f in options():

@@ -15,3 +15,15 @@ class DataError(InfoGANError):
 
 class CheckpointError(InfoGANError):
     """A checkpoint or model folder that is missing, corrupt or incompatible."""
+
+
+class Stopped(InfoGANError):
+    """Training stopped on request (SIGINT/SIGTERM) after saving a checkpoint."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Diverged(InfoGANError):
+    """A loss or weight became NaN or infinite (and --on-nan said stop, or rollbacks ran out)."""

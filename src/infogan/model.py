@@ -17,6 +17,7 @@ from torch import nn
 
 from . import __version__
 from .errors import CheckpointError, InfoGANError, SpecError
+from .files import atomic_write, publish
 from .latent import LatentSpec
 from .nets import build, init_weights
 
@@ -103,11 +104,10 @@ class InfoGAN(nn.Module):
         d.mkdir(parents=True, exist_ok=True)
         cfg = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
                "infogan_version": __version__, **self.config}
-        tmp_w, tmp_c = d / "model.safetensors.tmp", d / "config.json.tmp"
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(tmp_w))
-        tmp_c.write_text(json.dumps(cfg, indent=2) + "\n")
-        tmp_w.replace(d / "model.safetensors")
-        tmp_c.replace(d / "config.json")
+        tmp = d / ".model.safetensors.tmp"
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, str(tmp))
+        publish(tmp, d / "model.safetensors")  # weights first: a config.json always has its weights
+        atomic_write(d / "config.json", json.dumps(cfg, indent=2) + "\n")
         return d
 
     @classmethod
@@ -159,9 +159,12 @@ def load_state(module: nn.Module, state: dict, where: str) -> None:
 
 
 def resolve_model_dir(directory: str | Path) -> Path:
+    """A model folder: `directory` itself, or the model/ of a run folder."""
+    from .run import Run
+
     d = Path(directory)
-    if (d / "model" / "config.json").exists():
-        d = d / "model"
+    if (Run(d).model_dir / "config.json").exists():
+        d = Run(d).model_dir
     if not (d / "config.json").exists():
         raise CheckpointError(f"{directory} is not a model folder (no config.json; expected a run folder or its model/)")
     return d

@@ -40,3 +40,15 @@ def make_capturable(*optimizers: torch.optim.Optimizer) -> None:
         for group in opt.param_groups:
             group["capturable"] = True
         place_adam_step_counts(opt)
+
+
+def step_unless(opt: torch.optim.Optimizer, bad: torch.Tensor) -> None:
+    """opt.step(), or nothing at all when `bad` (a 0-dim bool tensor) is true: weights, Adam's
+    moments and step count stay as they were. Fused Adam reads the flag where it lives (its
+    found_inf input), so a GPU step needs no host sync and stays capturable in a CUDA graph;
+    the other kernels have no such input and read the flag on the host."""
+    if all(group.get("fused") for group in opt.param_groups):
+        opt.found_inf = bad.float()
+        opt.step()
+    elif not bad.item():
+        opt.step()

@@ -28,6 +28,7 @@ from pathlib import Path
 from . import __version__, checkpoint
 from .config import TrainConfig, resolve
 from .errors import CheckpointError, InfoGANError
+from .files import atomic_write
 
 RUN_NAME = re.compile(r"(\d{5})-")
 MAX_NAME = 80
@@ -61,6 +62,7 @@ class Run:
     metrics_file = _inside("metrics.json")
     model_dir = _inside("model")
     checkpoints_dir = _inside("checkpoints")
+    done_file = _inside("done.json")  # written when training, pictures and evaluation have all finished
 
     def sample_grid(self, tag: str) -> Path:
         return self.samples_dir / f"{tag}.png"
@@ -79,6 +81,13 @@ class Run:
     def has_model(self) -> bool:
         return (self.model_dir / "model.safetensors").is_file()
 
+    def done(self) -> bool:
+        return self.done_file.is_file()
+
+    def mark_done(self) -> None:
+        ckpt = self.latest_checkpoint()
+        atomic_write(self.done_file, json.dumps({"step": checkpoint.read_meta(ckpt)["step"] if ckpt else None}) + "\n")
+
     def metrics(self) -> dict:
         return json.loads(self.metrics_file.read_text())
 
@@ -90,7 +99,8 @@ class Run:
 
     def write_config(self, cfg: TrainConfig, **extra) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(json.dumps({"infogan_version": __version__, **cfg.to_dict(), **extra}, indent=2) + "\n")
+        atomic_write(self.config_file, json.dumps({"infogan_version": __version__, **cfg.to_dict(), **extra}, indent=2)
+                     + "\n")
 
     # ------------------------------------------------------------------ finding and making runs
     @staticmethod
@@ -120,17 +130,17 @@ class Run:
 
     @classmethod
     def for_resume(cls, target: str | Path, outdir: str | Path) -> tuple["Run", Path]:
-        """(run, checkpoint folder) for --resume latest|RUN_DIR|CHECKPOINT_DIR."""
-        if str(target) == "latest":
-            run = cls.latest(outdir)
-            return run, run.latest_checkpoint()
+        """(run, checkpoint folder) for --resume latest|RUN_DIR|CHECKPOINT_DIR. For a run, its
+        newest checkpoint that verifies: newer ones cut short or corrupted are named and skipped."""
         path = Path(target)
-        if (path / "meta.json").exists():
+        if str(target) != "latest" and (path / "meta.json").exists():
+            checkpoint.verify(path)
             return cls(path.parent.parent), path
-        ckpt = cls(path).latest_checkpoint()
+        run = cls.latest(outdir) if str(target) == "latest" else cls(path)
+        ckpt = checkpoint.latest_valid(run.checkpoints_dir)
         if ckpt is None:
-            raise InfoGANError(f"--resume {target}: no checkpoint found there")
-        return cls(path), ckpt
+            raise InfoGANError(f"--resume {target}: no usable checkpoint in {run.checkpoints_dir}")
+        return run, ckpt
 
     # ------------------------------------------------------------------ log.txt
     @contextlib.contextmanager

@@ -22,7 +22,7 @@ from .errors import InfoGANError
 from .losses import d_loss, g_loss, info_loss, invariance_loss, mi_bounds
 from .model import InfoGAN, to_model_range
 from .nets import split_batches
-from .optim import make_optimizers
+from .optim import make_optimizers, step_unless
 
 
 def pick_device(name: str) -> torch.device:
@@ -74,9 +74,11 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     loss_info_d, nll = info_loss(spec, q_all[:B], codes)
     loss_inv_d = invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
     loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
+    total_d = loss_adv_d + loss_info_d + loss_inv_d
+    bad_d = ~torch.isfinite(total_d)  # a non-finite loss skips the update (see Trainer: --on-nan)
     opt_d.zero_grad(set_to_none=True)
-    (loss_adv_d + loss_info_d + loss_inv_d).backward()
-    opt_d.step()
+    total_d.backward()
+    step_unless(opt_d, bad_d)
 
     # G phase: through the updated D; gradients only for G
     with amp():
@@ -89,12 +91,16 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     loss_inv_g = invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
     loss_info_g, _ = info_loss(spec, q_g[:B], codes)
     loss_adv_g = g_loss(logit_g.float())
+    total_g = loss_adv_g + loss_info_g + loss_inv_g
+    bad_g = ~torch.isfinite(total_g)
     opt_g.zero_grad(set_to_none=True)
-    (loss_adv_g + loss_info_g + loss_inv_g).backward(inputs=list(model.G.parameters()))
-    opt_g.step()
+    total_g.backward(inputs=list(model.G.parameters()))
+    step_unless(opt_g, bad_g)
 
-    return step_report(spec, loss_adv_d, loss_adv_g, loss_info_d, loss_inv_d if aug is not None else None, nll,
-                       logit_real, logit_fake)
+    out = step_report(spec, loss_adv_d, loss_adv_g, loss_info_d, loss_inv_d if aug is not None else None, nll,
+                      logit_real, logit_fake)
+    out["skipped/D"], out["skipped/G"] = bad_d.float(), bad_g.float()
+    return out
 
 
 def step_report(spec, loss_d, loss_g, loss_info, loss_invariance, nll, logit_real, logit_fake) -> dict:

@@ -4,11 +4,22 @@ takes a preset and flags to a trained, evaluated run folder.
     from infogan import train
     run = train("mnist", seed=1, epochs=3)       # -> Run("runs/00001-mnist-seed1")
     run = train(resume="latest")                 # continue the newest run in runs/
+
+What survives what (README, "Resume"): checkpoints every --ckpt-every steps and every
+--ckpt-minutes; SIGINT/SIGTERM finish the step in flight, save one and exit (a second
+signal exits at once); a resumed run truncates stats.jsonl (and TensorBoard) to its
+checkpoint, so every step is logged once, and carries the log interval's partial sums, so
+its rows are the uninterrupted run's; a non-finite loss skips its update and stops the run
+or rolls it back (--on-nan).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -17,10 +28,12 @@ from tqdm import tqdm
 
 from . import checkpoint, data, distributed, viz
 from .config import TrainConfig, resolve, resumable
-from .errors import InfoGANError
+from .errors import CheckpointError, Diverged, InfoGANError, Stopped
+from .files import atomic_write
 from .metrics.categorical import categorical_scores
 from .model import InfoGAN
 from .run import Run
+from .speed import StepGraph
 from .step import Stepper
 
 
@@ -36,41 +49,132 @@ class Trainer(Stepper):
         self.heldout = heldout
         self.total_steps = cfg.max_steps or cfg.epochs * self.sampler.steps_per_epoch
         self.log_every = cfg.log_every
-        self.ckpt_every = max(self.log_every, cfg.ckpt_every // self.log_every * self.log_every)
         self.sample_every = cfg.sample_every or self.sampler.steps_per_epoch
-        self.step = 0
+        self.step, self.rollbacks = 0, 0
+        self.sums: dict[str, torch.Tensor] = {}  # this log interval's running sums of the step's outputs
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first non-finite step
+        self.stop_signal = None
         if resume_from is not None:  # before the first step, so before any graph is captured
-            meta, rng = checkpoint.load(resume_from, self.model, self.opt_d, self.opt_g)
-            self.step = meta["step"]
-            if self.group.main:  # the checkpoint holds rank 0's stream; the others start fresh ones
-                self.latent_gen.set_state(rng["latent"])
-            else:
-                self.latent_gen.manual_seed(hash((cfg.seed, self.group.rank, self.step)) % 2**63)
+            self.restore(resume_from)
+        if self.group.main:
+            truncate_stats(folder.stats_file, self.step)  # a restarted run logs each step once
 
-    # ------------------------------------------------------------------ pictures
-    def write_samples(self, tag: str) -> Path:
-        images, nrow = viz.category_grid(self.model, seed=self.cfg.seed + 12345)
-        path = viz.save_grid(images, self.folder.sample_grid(tag), nrow)
-        self.tb.add_image("samples", viz.grid_tensor(images, nrow), self.step)
-        return path
+    # ------------------------------------------------------------------ checkpoints
+    def restore(self, ckpt: Path) -> None:
+        meta, state = checkpoint.load(ckpt, self.model, self.opt_d, self.opt_g)
+        self.step, self.rollbacks = meta["step"], meta.get("rollbacks", 0)
+        self.sums = {k[4:]: v.to(self.device) for k, v in state.items() if k.startswith("sum.")}
+        if self.group.main:  # the checkpoint holds rank 0's stream; the others start fresh ones
+            self.latent_gen.set_state(state["latent"])
+        else:
+            self.latent_gen.manual_seed(hash((self.cfg.seed, self.group.rank, self.step)) % 2**63)
 
-    def write_final_pictures(self) -> None:
-        frames = sorted(self.folder.samples_dir.glob("*.png"))
-        viz.save_gif(frames, self.folder.gif)
-        if frames:
-            self.folder.samples_png.write_bytes(frames[-1].read_bytes())
-        values = torch.linspace(-2, 2, 9)
-        for code in self.model.spec.codes:
-            if code.kind == "cont":
-                imgs, nrow = viz.continuous_traversal(self.model, code.name, values, seed=self.cfg.seed + 12345)
-                viz.save_grid(imgs, self.folder.traverse_png(code.name), nrow)
-        viz.plot_stats(self.folder.stats_file, self.folder.losses_png, self.model.spec)
-
-    # ------------------------------------------------------------------ loop
     def save_checkpoint(self) -> None:
-        checkpoint.save(self.folder.checkpoints_dir, self.step, self.model, self.opt_d, self.opt_g,
-                        {"latent": self.latent_gen.get_state()}, {"train_config": self.cfg.to_dict()},
-                        keep=self.cfg.keep_ckpts)
+        if self.check_finite():  # only a finite state is saved: every checkpoint is one to roll back to
+            return  # rolled back instead (and saved there)
+        state = {"latent": self.latent_gen.get_state(), **{f"sum.{k}": v for k, v in self.sums.items()}}
+        try:
+            checkpoint.save(self.folder.checkpoints_dir, self.step, self.model, self.opt_d, self.opt_g, state,
+                            {"train_config": self.cfg.to_dict(), "rollbacks": self.rollbacks},
+                            keep=self.cfg.keep_ckpts)
+        except OSError as e:
+            raise InfoGANError(f"cannot write a checkpoint in {self.folder.checkpoints_dir}: {e.strerror}; the run "
+                               f"stops at step {self.step} (earlier checkpoints are kept)") from None
+        self.last_ckpt_time = time.monotonic()
+
+    def checkpoint_due(self) -> bool:
+        minutes = self.cfg.ckpt_minutes
+        return (self.step % self.cfg.ckpt_every == 0 or self.step == self.total_steps
+                or (minutes > 0 and time.monotonic() - self.last_ckpt_time >= 60 * minutes))
+
+    # ------------------------------------------------------------------ divergence
+    def watch(self, out: dict[str, torch.Tensor]) -> None:
+        """Remember the first step whose loss was not finite (on the device: no host sync)."""
+        bad = (out["skipped/D"] + out["skipped/G"]) > 0
+        self.first_bad = torch.where(bad & (self.first_bad < 0), self.step, self.first_bad)
+
+    def check_finite(self) -> bool:
+        """At log intervals and before a save: a non-finite loss since the last check, or a
+        non-finite weight or batch-norm statistic, stops the run or rolls it back (--on-nan).
+        True when it rolled back."""
+        first = int(self.first_bad)
+        problem = None
+        if first >= 0:
+            problem = f"a loss became NaN or infinite at step {first + 1} (its update was skipped)"
+        else:
+            bad = next((k for k, v in self.model.state_dict().items() if v.is_floating_point()
+                        and not torch.isfinite(v).all()), None)
+            if bad is not None:
+                problem = f"{bad} became NaN or infinite by step {self.step}"
+        if problem is None:
+            return False
+        if self.cfg.on_nan == "stop":
+            raise Diverged(f"{problem}; stopped (--on-nan stop). The last checkpoint is kept: resume with "
+                           f"--resume {self.folder.path}, or train with --on-nan rollback")
+        self.rollback(problem)
+        return True
+
+    def rollback(self, problem: str) -> None:
+        if self.rollbacks >= self.cfg.max_rollbacks:
+            raise Diverged(f"{problem}; stopped after {self.rollbacks} rollbacks (--max-rollbacks)")
+        ckpt = checkpoint.latest_valid(self.folder.checkpoints_dir, say=tqdm.write)
+        if ckpt is None:
+            raise Diverged(f"{problem}; no checkpoint to roll back to yet")
+        from_step = self.step
+        self.restore(ckpt)
+        self.rollbacks += 1
+        # a different random stream from here: the same one would walk into the same NaN
+        self.latent_gen.manual_seed(self.cfg.seed + 1 + 7919 * self.rollbacks)
+        self.first_bad.fill_(-1)
+        if self.graph is not None:  # the optimisers' state tensors were replaced: capture again
+            self.graph = StepGraph(self._step, (self.opt_d, self.opt_g))
+        self.stats.close()
+        truncate_stats(self.folder.stats_file, self.step)  # (a new file: open it again)
+        self.stats = open(self.folder.stats_file, "a")
+        self.tb.close()
+        self.tb = self._writer()
+        self.log_row({"step": self.step, "rollback": self.rollbacks, "from_step": from_step})
+        tqdm.write(f"infogan: {problem}; rolled back to step {self.step} ({self.rollbacks} of at most "
+                   f"{self.cfg.max_rollbacks}), going on with another random stream")
+        self.save_checkpoint()  # the new stream is where a resume must go on from
+
+    # ------------------------------------------------------------------ stopping on request
+    @contextlib.contextmanager
+    def stop_on_signals(self):
+        """SIGINT (Ctrl-C) and SIGTERM (a cluster's preemption) ask the loop to stop after the
+        step in flight, saving a checkpoint first; a second one stops at once."""
+        if threading.current_thread() is not threading.main_thread() or self.group.enabled:
+            yield  # under torchrun the other processes die with the signal: no step to finish together
+            return
+
+        def handler(signum, frame):
+            if self.stop_signal is not None:  # asked twice: no more waiting
+                signal.signal(signum, signal.SIG_DFL)
+                if signum == signal.SIGINT:
+                    raise KeyboardInterrupt
+                os.kill(os.getpid(), signum)
+            self.stop_signal = signum
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def stop_now(self, saved: bool) -> None:
+        name = signal.Signals(self.stop_signal).name
+        if not saved:
+            self.save_checkpoint()
+        raise Stopped(f"stopped by {name} at step {self.step} of {self.total_steps}; checkpoint saved. "
+                      f"Resume with: infogan train --resume {self.folder.path}", 128 + self.stop_signal)
+
+    # ------------------------------------------------------------------ logs and pictures
+    def _writer(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step: TensorBoard drops what an interrupted session logged after this step
+        return SummaryWriter(str(self.folder.tb_dir), purge_step=self.step if self.folder.tb_dir.exists() else None)
 
     def log_row(self, row: dict) -> None:
         """One stats.jsonl line, the same scalars in TensorBoard."""
@@ -80,8 +184,26 @@ class Trainer(Stepper):
             if k != "step":
                 self.tb.add_scalar(k, v, self.step)
 
-    def end_of_interval(self, row: dict) -> None:
-        """At each sample grid: the grid, the held-out accuracy, and a line for the terminal and log.txt."""
+    def end_of_log_interval(self, t0: float, images_seen: int) -> dict | None:
+        """The interval's stats.jsonl row; None when a non-finite value made the run roll back."""
+        if self.check_finite():
+            return None
+        n = self.step % self.log_every or self.log_every
+        row = {"step": self.step, "epoch": self.step / self.sampler.steps_per_epoch}
+        row.update({k: round(float(v) / n, 5) for k, v in self.sums.items()})
+        row["images_per_s"] = round(images_seen / (time.perf_counter() - t0), 1)
+        self.sums = {}
+        self.log_row(row)
+        return row
+
+    def write_samples(self, tag: str) -> Path:
+        images, nrow = viz.category_grid(self.model, seed=self.cfg.seed + 12345)
+        path = viz.save_grid(images, self.folder.sample_grid(tag), nrow)
+        self.tb.add_image("samples", viz.grid_tensor(images, nrow), self.step)
+        return path
+
+    def end_of_sample_interval(self, row: dict) -> None:
+        """The sample grid, the held-out accuracy, and a line for the terminal and log.txt."""
         epoch = self.step / self.sampler.steps_per_epoch
         at_epoch = self.step % self.sampler.steps_per_epoch == 0
         self.write_samples(f"epoch-{int(epoch):04d}" if at_epoch else f"step-{self.step:07d}")
@@ -95,40 +217,54 @@ class Trainer(Stepper):
             line += "".join(f" {k} {v:.4f}" for k, v in accs.items())
         tqdm.write(line + (f", {row['images_per_s']:.0f} images/s" if "images_per_s" in row else ""))
 
+    def write_final_pictures(self) -> None:
+        frames = sorted(self.folder.samples_dir.glob("*.png"))
+        viz.save_gif(frames, self.folder.gif)
+        if frames:
+            self.folder.samples_png.write_bytes(frames[-1].read_bytes())
+        values = torch.linspace(-2, 2, 9)
+        for code in self.model.spec.codes:
+            if code.kind == "cont":
+                imgs, nrow = viz.continuous_traversal(self.model, code.name, values, seed=self.cfg.seed + 12345)
+                viz.save_grid(imgs, self.folder.traverse_png(code.name), nrow)
+        viz.plot_stats(self.folder.stats_file, self.folder.losses_png, self.model.spec)
+
+    # ------------------------------------------------------------------ the loop
     def run(self, progress: bool = True) -> InfoGAN:
         if not self.group.main:
             return self._run_without_writing()
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.tb = SummaryWriter(str(self.folder.tb_dir), purge_step=self.step or None)
-        sums: dict[str, torch.Tensor] = {}
-        row: dict = {}
+        self.tb = self._writer()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not progress, unit="step",
                    dynamic_ncols=True, desc=self.folder.name)
-        t0, images_seen = time.perf_counter(), 0
+        t0, images_seen, row = time.perf_counter(), 0, {}
+        self.last_ckpt_time = time.monotonic()
         self.stats = open(self.folder.stats_file, "a")
         try:
-            while self.step < self.total_steps:
-                out = self.step_once(self.step)
-                for k, v in out.items():
-                    sums[k] = sums[k] + v if k in sums else v.clone()
-                self.step += 1
-                images_seen += self.cfg.batch_size
-                bar.update(1)
-                last = self.step == self.total_steps
-                if self.step % self.log_every == 0 or last:
-                    n = self.step % self.log_every or self.log_every
-                    row = {"step": self.step, "epoch": self.step / self.sampler.steps_per_epoch}
-                    row.update({k: round(float(v) / n, 5) for k, v in sums.items()})
-                    row["images_per_s"] = round(images_seen / (time.perf_counter() - t0), 1)
-                    sums = {}
-                    self.log_row(row)
-                    bar.set_postfix({k: row[k] for k in ("loss_D", "loss_G")} |
-                                    {k[3:]: row[k] for k in row if k.startswith("mi/")})
-                if self.step % self.sample_every == 0 or last:
-                    self.end_of_interval(row)
-                if self.step % self.ckpt_every == 0 or last:
-                    self.save_checkpoint()
+            with self.stop_on_signals():
+                while self.step < self.total_steps:
+                    out = self.step_once(self.step)
+                    self.watch(out)
+                    for k, v in out.items():
+                        self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+                    self.step += 1
+                    images_seen += self.cfg.batch_size
+                    bar.update(1)
+                    last = self.step == self.total_steps
+                    if self.step % self.log_every == 0 or last:
+                        row = self.end_of_log_interval(t0, images_seen)
+                        if row is None:  # rolled back: go on from the checkpoint's step
+                            bar.reset(self.total_steps)
+                            bar.update(self.step)
+                            continue
+                        bar.set_postfix({k: row[k] for k in ("loss_D", "loss_G")} |
+                                        {k[3:]: row[k] for k in row if k.startswith("mi/")})
+                    if self.step % self.sample_every == 0 or last:
+                        self.end_of_sample_interval(row)
+                    saved = self.checkpoint_due()
+                    if saved:
+                        self.save_checkpoint()
+                    if self.stop_signal is not None:
+                        self.stop_now(saved)
         finally:
             bar.close()
             self.stats.close()
@@ -148,29 +284,65 @@ class Trainer(Stepper):
         return self.model
 
 
+def truncate_stats(path: Path, step: int) -> None:
+    """Keep the rows of stats.jsonl up to `step` (a resumed run logs the steps after it again);
+    a row cut short by a crash is dropped."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("step", 0) <= step:
+            kept.append(line + "\n")
+    atomic_write(path, "".join(kept))
+
+
+# ---------------------------------------------------------------------- train()
+
+
+def _same_run(saved: dict, cfg: TrainConfig) -> bool:
+    """Whether a run folder's config.json describes cfg (up to what a resume may change)."""
+    return all(saved.get(k) == v for k, v in cfg.to_dict().items() if not resumable(k))
+
+
 def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: str | Path | None = None,
             **overrides) -> tuple[TrainConfig, Run | None, Path | None]:
     """(the resolved options, the run folder to continue or None for a new one, its checkpoint).
 
     resume: "latest" (the newest run in outdir with a checkpoint), a run folder or a
-    checkpoint folder; it keeps the run's options and may change only the length, speed and
-    bookkeeping ones. run_dir: a fixed folder (sweeps), continued when it has a checkpoint.
+    checkpoint folder, which keep the run's options and may change only the length, speed
+    and bookkeeping ones; "auto": the newest unfinished run in outdir made with these
+    options, from its checkpoint or from the start, else a new run (for restart loops).
+    run_dir: a fixed folder (sweeps), continued when it has a checkpoint.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__) - {"preset"})
     if unknown:
         raise InfoGANError(f"unknown training option {unknown[0]!r}")
-    folder, ckpt = None, None
-    if resume is not None:
-        folder, ckpt = Run.for_resume(resume, overrides.get("outdir", "runs"))
+    outdir = overrides.get("outdir", "runs")
+    folder = ckpt = None
+    if resume == "auto":
+        wanted = resolve(preset, overrides)
+        folder = next((r for r in reversed(Run.numbered(outdir)) if r.config_file.is_file()
+                       and _same_run(r.read_config(), wanted)), None)
+        if folder is None or folder.done():
+            return wanted, None, None
+        ckpt = checkpoint.latest_valid(folder.checkpoints_dir)
+        if ckpt is None:
+            return wanted, folder, None  # killed before its first checkpoint: start it again, in place
+    elif resume is not None:
+        folder, ckpt = Run.for_resume(resume, outdir)
     elif run_dir is not None:
         folder = Run(run_dir)
-        ckpt = folder.latest_checkpoint()
+        ckpt = checkpoint.latest_valid(folder.checkpoints_dir)
     if ckpt is None:
         return resolve(preset, overrides), folder, None
     saved = checkpoint.read_meta(ckpt)["train_config"]
     changed = sorted(k for k, v in overrides.items() if not resumable(k) and saved.get(k) != v)
-    if changed and resume is not None:
+    if changed and resume not in (None, "auto"):
         raise InfoGANError(f"--resume cannot change --{changed[0].replace('_', '-')} (start a new run instead)")
     return TrainConfig.from_dict({**saved, **overrides}), folder, ckpt
 
@@ -187,8 +359,12 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
             folder = Run(distributed.share(Run.create(cfg.outdir, cfg).path if group.main else None, group))
         if not group.main:
             return _train(cfg, folder, ckpt, progress, group)
+        folder.write_config(cfg, processes=group.world)  # first: a restart finds this run by it
+        folder.done_file.unlink(missing_ok=True)
         with folder.logging():
-            return _train(cfg, folder, ckpt, progress, group)
+            _train(cfg, folder, ckpt, progress, group)
+            folder.mark_done()
+        return folder
     finally:
         distributed.leave()
 
@@ -204,10 +380,13 @@ def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, gro
         heldout = heldout if heldout[1] is not None else None
     if group.main:
         distributed.barrier(group)
-        folder.write_config(cfg, processes=group.world)
         print(f"infogan: run folder {folder.path}" + (f" (resuming from {ckpt.name})" if ckpt else "")
               + (f", {group.world} processes" if group.enabled else ""))
-    model = Trainer(cfg, folder, images, resume_from=ckpt, heldout=heldout).run(progress=progress)
+    try:
+        trainer = Trainer(cfg, folder, images, resume_from=ckpt, heldout=heldout)
+    except CheckpointError as e:
+        raise InfoGANError(f"cannot resume from {ckpt}: {e}") from None
+    model = trainer.run(progress=progress)
     if not group.main:
         return folder
     print(f"infogan: model saved to {folder.model_dir}")

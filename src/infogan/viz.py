@@ -7,13 +7,14 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torchvision.utils import make_grid
 
 from .latent import LatentSpec
 
 
 def grid_tensor(images: torch.Tensor, nrow: int, pad: int = 2) -> torch.Tensor:
     """images (N, C, H, W) in [0, 1] -> one (C, H', W') grid, nrow images per row."""
+    from torchvision.utils import make_grid  # (torchvision's import takes seconds: on first use)
+
     return make_grid(images.clamp(0, 1), nrow=nrow, padding=pad, pad_value=1.0)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import InfoGANError
+from ..errors import InfoGANError, Stopped
 from . import baseline, bench, data, evaluate, export, interpolate, presets, sample, serve, sweep, train, traverse
 
 COMMANDS = [train, evaluate, sweep, baseline, sample, traverse, interpolate, serve, export, bench, data, presets]
@@ -32,8 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args) or 0
     except InfoGANError as e:
+        print(f"infogan: {'' if isinstance(e, Stopped) else 'error: '}{e}", file=sys.stderr)
+        return getattr(e, "exit_code", 2)
+    except OSError as e:  # the machine's problem, not ours: a full or read-only disk, a busy port
         print(f"infogan: error: {e}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print("infogan: interrupted (finished checkpoints are kept; resume with --resume latest)", file=sys.stderr)
         return 130

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+
+from ..errors import InfoGANError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="explore a model's codes in a web page")
@@ -12,6 +16,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if not 0 <= args.port <= 65535:
+        raise InfoGANError(f"--port {args.port}: a port is a number from 0 to 65535")
     import torch
     import uvicorn
 
@@ -20,6 +26,18 @@ def run(args) -> int:
 
     torch.set_num_threads(1)  # one small image per request: threads cost more than they save
     app = create_app(load_model(args.model))
-    print(f"infogan: explorer at http://{args.host}:{args.port}/")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    sock = listen(args.host, args.port)  # bound here, so a taken port is a one-line error
+    print(f"infogan: explorer at http://{args.host}:{sock.getsockname()[1]}/")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as e:
+        raise InfoGANError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return sock

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import DataError
 from ..registry import Registry
 from .base import Dataset, IdxDataset
 from .celeba import CELEBA
@@ -43,6 +44,8 @@ def load(name: str, split: str = "train", data_dir: str | Path | None = None, al
 
     image_size/channels matter for celeba and folder data, which are resized on decoding.
     """
+    if data_dir is not None and not Path(data_dir).exists():
+        raise DataError(f"--data-dir {data_dir} does not exist")
     return get(name).load(split, data_dir, allow_download=allow_download, image_size=image_size,
                           channels=channels, bad_images=bad_images)
 

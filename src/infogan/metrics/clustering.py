@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 
 def contingency(pred: np.ndarray, labels: np.ndarray, k_pred: int, k_true: int) -> np.ndarray:
@@ -19,6 +17,8 @@ def hungarian_match(pred: np.ndarray, labels: np.ndarray, k_pred: int, k_true: i
 
     With more code classes than labels the unmatched ones count as errors.
     """
+    from scipy.optimize import linear_sum_assignment
+
     m = contingency(pred, labels, k_pred, k_true)
     rows, cols = linear_sum_assignment(m, maximize=True)
     return {int(p): int(t) for t, p in zip(rows, cols)}
@@ -26,6 +26,8 @@ def hungarian_match(pred: np.ndarray, labels: np.ndarray, k_pred: int, k_true: i
 
 def cluster_scores(pred, labels, k_pred: int, k_true: int | None = None) -> dict:
     """accuracy (Hungarian), nmi, ari, the matching, and the confusion matrix in matched order."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # (a slow import: on first use)
+
     pred, labels = np.asarray(pred, dtype=np.int64), np.asarray(labels, dtype=np.int64)
     k_true = k_true or int(labels.max()) + 1
     match = hungarian_match(pred, labels, k_pred, k_true)

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from .. import data
+from ..files import atomic_write
 from ..errors import InfoGANError
 from .registry import METRICS, EvalContext
 
@@ -42,7 +43,7 @@ def evaluate(model, *, metrics: list[str] | None = None, split: str = "test", da
     run this time. loaded: {split: (images, labels)} already in memory (training has them).
     """
     from ..model import InfoGAN
-    from ..run import model_and_run
+    from ..run import Run, model_and_run
 
     if not isinstance(model, InfoGAN):
         model, run = model_and_run(model)
@@ -66,10 +67,10 @@ def evaluate(model, *, metrics: list[str] | None = None, split: str = "test", da
                                load_train=lambda: load("train"))}
     if write_to is not None:
         out = Path(write_to)
-        path = out / "metrics.json"
+        path = Run(out).metrics_file
         old = json.loads(path.read_text()) if path.is_file() else {}
         merged = {**old, **result} if old.get("split") == split else result
-        path.write_text(json.dumps(merged, indent=2) + "\n")
+        atomic_write(path, json.dumps(merged, indent=2) + "\n")
         ctx = EvalContext(model, images, labels, ds.name, split)
         for name in result:
             metric = METRICS.get(name)

@@ -1,0 +1,195 @@
+"""What survives what: stop signals, corrupt checkpoints, durable writes, divergence, full disks."""
+
+import errno
+import json
+import os
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from infogan import checkpoint
+from infogan.cli import main
+from infogan.config import resolve
+from infogan.optim import make_optimizers
+from infogan.run import Run
+from infogan.step import BatchSampler, Stepper, train_step
+from infogan.trainer import Trainer
+
+TINY = ["train", "--preset", "tiny", "--no-progress", "--no-eval", "--log-every", "1", "--sample-every", "10"]
+
+
+def train(fake_mnist, outdir, *extra):
+    return main([*TINY, "--data-dir", str(fake_mnist), "--outdir", str(outdir), *extra])
+
+
+def weights(outdir):
+    return load_file(str(Run.numbered(outdir)[-1].model_dir / "model.safetensors"))
+
+
+def stats_steps(outdir):
+    rows = [json.loads(x) for x in Run.numbered(outdir)[-1].stats_file.read_text().splitlines()]
+    return [r["step"] for r in rows if "loss_D" in r]
+
+
+def test_a_stop_signal_asks_once_and_a_second_one_stops_at_once(fake_mnist, tmp_path):
+    cfg = resolve("tiny")
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    trainer = Trainer(cfg, Run(tmp_path / "r"), images)
+    before = signal.getsignal(signal.SIGINT)
+    with trainer.stop_on_signals():
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before the next line
+        assert trainer.stop_signal == signal.SIGTERM
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before  # handlers are given back
+
+
+def test_time_based_checkpoints(fake_mnist, tmp_path):
+    assert train(fake_mnist, tmp_path, "--max-steps", "12", "--ckpt-every", "1000", "--ckpt-minutes", "1e-9") == 0
+    steps = [int(p.name[-6:]) for p in Run.numbered(tmp_path)[0].checkpoints()]
+    assert steps == [10, 11, 12]  # one every step (the last 3 kept), not only at the end
+
+
+def test_resume_skips_a_corrupt_newest_checkpoint(fake_mnist, tmp_path, capsys):
+    assert train(fake_mnist, tmp_path / "a", "--max-steps", "20", "--ckpt-every", "5") == 0
+    assert train(fake_mnist, tmp_path / "b", "--max-steps", "15", "--ckpt-every", "5") == 0
+    newest = Run.numbered(tmp_path / "b")[0].latest_checkpoint()
+    state = newest / "state.safetensors"
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])  # a torn write
+    capsys.readouterr()
+    assert main([*TINY, "--resume", "latest", "--outdir", str(tmp_path / "b"), "--max-steps", "20",
+                 "--data-dir", str(fake_mnist)]) == 0
+    out = capsys.readouterr().out
+    assert "skipping checkpoint-000015" in out and "resuming from checkpoint-000010" in out
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert stats_steps(tmp_path / "b") == list(range(1, 21))  # steps 11-15 logged once, not twice
+
+
+def test_a_checkpoint_is_fsynced_before_it_is_published(tmp_path, monkeypatch):
+    from infogan import files
+
+    events, real_replace = [], os.replace
+    monkeypatch.setattr(files, "fsync_file", lambda p: events.append(("fsync", os.path.basename(p))))
+    monkeypatch.setattr(files, "fsync_dir", lambda p: events.append(("fsync", os.path.basename(p))))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("rename", os.path.basename(b))),
+                                                     real_replace(a, b)))
+    cfg = resolve("tiny")
+    model = Stepper(cfg, torch.zeros(32, 1, 28, 28, dtype=torch.uint8)).model
+    checkpoint.save(tmp_path, 3, model, *make_optimizers(model, cfg), {"latent": torch.Generator().get_state()}, {})
+    renamed = events.index(("rename", "checkpoint-000003"))
+    assert {("fsync", "state.safetensors"), ("fsync", "meta.json"), ("fsync", ".tmp-checkpoint-000003")} <= \
+        set(events[:renamed])
+    assert ("fsync", tmp_path.name) in events[renamed:]  # the rename itself made durable
+
+
+@pytest.mark.parametrize("adam", ["fused", "loop"])
+def test_a_non_finite_loss_skips_its_update_entirely(adam):
+    cfg = resolve("tiny", {"adam": adam})
+    stepper = Stepper(cfg, torch.zeros(32, 1, 28, 28, dtype=torch.uint8))
+    model, opt_d, opt_g = stepper.model, stepper.opt_d, stepper.opt_g
+    z, codes = model.spec.sample(16)
+    train_step(model, opt_d, opt_g, torch.zeros(16, 1, 28, 28), z, codes)  # Adam's state exists
+    d_before = {k: v.clone() for k, v in model.D.named_parameters()}
+    adam_before = {k: v.clone() for k, v in opt_d.state[next(model.D.parameters())].items()}
+    x = torch.zeros(16, 1, 28, 28)
+    x[0, 0, 0, 0] = float("nan")
+    out = train_step(model, opt_d, opt_g, x, z, codes)
+    assert out["skipped/D"] == 1 and out["skipped/G"] == 0
+    assert all(torch.equal(v, d_before[k]) for k, v in model.D.named_parameters())
+    after = opt_d.state[next(model.D.parameters())]
+    assert all(torch.equal(after[k], adam_before[k]) for k in adam_before)  # moments and step count too
+
+
+def poison(monkeypatch, at_step: int, times: int = 1):
+    """The batch of step `at_step` (0-based) holds a NaN, the first `times` times it is drawn."""
+    real, left = BatchSampler.batch, [times]
+
+    def batch(self, step):
+        x = real(self, step)
+        if step == at_step and left[0] > 0:
+            left[0] -= 1
+            x = x.clone()
+            x[0, 0, 0, 0] = float("nan")
+        return x
+
+    monkeypatch.setattr(BatchSampler, "batch", batch)
+
+
+def test_on_nan_stop_names_the_step_and_keeps_the_last_checkpoint(fake_mnist, tmp_path, monkeypatch, capsys):
+    poison(monkeypatch, at_step=6)
+    assert train(fake_mnist, tmp_path, "--max-steps", "20", "--ckpt-every", "5") == 2
+    err = capsys.readouterr().err
+    assert "at step 7" in err and "--on-nan" in err and err.count("\n") == 1
+    run = Run.numbered(tmp_path)[0]
+    assert [p.name for p in run.checkpoints()] == ["checkpoint-000005"] and not run.has_model()
+    checkpoint.verify(run.latest_checkpoint())
+
+
+def test_on_nan_rollback_goes_on_with_another_stream(fake_mnist, tmp_path, monkeypatch, capsys):
+    poison(monkeypatch, at_step=6)
+    assert train(fake_mnist, tmp_path, "--max-steps", "20", "--ckpt-every", "5", "--on-nan", "rollback") == 0
+    assert "rolled back to step 5 (1 of at most 3)" in capsys.readouterr().out
+    run = Run.numbered(tmp_path)[0]
+    rows = [json.loads(x) for x in run.stats_file.read_text().splitlines()]
+    assert [r for r in rows if "rollback" in r] == [{"step": 5, "rollback": 1, "from_step": 7}]
+    assert stats_steps(tmp_path) == list(range(1, 21))  # the abandoned steps 6-7 are not in the log
+    assert all(torch.isfinite(v).all() for v in weights(tmp_path).values())
+    # every rollback is counted, and the count is bounded
+    poison(monkeypatch, at_step=3, times=1)
+    assert train(fake_mnist, tmp_path / "none", "--max-steps", "20", "--ckpt-every", "2", "--on-nan", "rollback",
+                 "--max-rollbacks", "0") == 2
+    assert "stopped after 0 rollbacks" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code, words", [(errno.ENOSPC, "No space left on device"),
+                                         (errno.EROFS, "Read-only file system")])
+def test_a_full_or_read_only_disk_stops_the_run_and_keeps_the_checkpoints(fake_mnist, tmp_path, monkeypatch,
+                                                                          capsys, code, words):
+    real, calls = checkpoint.save_file, []
+
+    def save_file(tensors, path):
+        calls.append(path)
+        if len(calls) > 1:  # the first checkpoint fits, the second does not
+            raise OSError(code, os.strerror(code), path)
+        real(tensors, path)
+
+    monkeypatch.setattr(checkpoint, "save_file", save_file)
+    assert train(fake_mnist, tmp_path, "--max-steps", "20", "--ckpt-every", "5") == 2
+    err = capsys.readouterr().err
+    run = Run.numbered(tmp_path)[0]
+    assert err.count("\n") == 1 and words in err and str(run.checkpoints_dir) in err and "step 10" in err
+    assert [p.name for p in run.checkpoints_dir.iterdir()] == ["checkpoint-000005"]  # nothing half-written
+    checkpoint.verify(run.latest_checkpoint())
+    assert stats_steps(tmp_path)[-1] == 10  # it did not train on without a way to save
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--preset", "tiny", "--data-dir", "/no/such/folder"], "--data-dir /no/such/folder does not exist"),
+    (["serve", "MODEL", "--port", "99999"], "--port 99999"),
+])
+def test_bad_input_found_by_the_restart_trial(argv, message, tmp_path, capsys):
+    from infogan import InfoGAN
+
+    InfoGAN("z4,cat3", width=0.125).save_pretrained(tmp_path / "m")
+    assert main([str(tmp_path / "m") if a == "MODEL" else a for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_resume_latest_of_a_run_that_finished_does_not_train_again(fake_mnist, tmp_path):
+    assert train(fake_mnist, tmp_path, "--max-steps", "6") == 0
+    run = Run.numbered(tmp_path)[0]
+    run.model_dir.joinpath("model.safetensors").unlink()  # as if it died writing its model
+    assert main([*TINY, "--resume", "latest", "--outdir", str(tmp_path), "--data-dir", str(fake_mnist)]) == 0
+    assert run.has_model() and stats_steps(tmp_path) == [1, 2, 3, 4, 5, 6]
+
+
+def test_interrupted_runs_say_how_to_resume(monkeypatch, capsys):
+    from infogan import trainer
+
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["train", "--preset", "tiny"]) == 130
+    assert "resume with --resume latest" in capsys.readouterr().err
