@@ -1,7 +1,9 @@
-"""Export G alone to ONNX or TorchScript, codes as named inputs.
+"""Export G or the encoder Q to ONNX or TorchScript, codes by name.
 
-Inputs: z (N, noise) float32, then one input per code: categorical codes as int64 class
-indices (N,), continuous codes as float32 (N,). Output: images (N, C, H, W) in [0, 1].
+generator: inputs z (N, noise) float32, then one input per code: categorical codes as int64
+           class indices (N,), continuous codes as float32 (N,); output images (N, C, H, W) in [0, 1].
+encoder:   input images (N, C, H, W) float32 in [0, 1]; one output per code, named after it:
+           a categorical code's class probabilities (N, K), a continuous code's mean (N,).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch import nn
 from .errors import InfoGANError
 
 FORMATS = ("onnx", "torchscript")
+PARTS = ("generator", "encoder")
 
 
 class GeneratorExport(nn.Module):
@@ -30,24 +33,47 @@ class GeneratorExport(nn.Module):
         return (x + 1) / 2
 
 
+class EncoderExport(nn.Module):
+    """Q (D's trunk and Q's head, in eval mode) with the input scaling and the latent spec's
+    split folded in: one named output per code."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.D = model.D
+        self.spec = model.spec
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        q = self.D(images * 2 - 1)[1]  # (N, q_dim) from images in D's range [-1, 1]
+        return tuple(a.softmax(1) if code.kind == "cat" else a
+                     for code, (a, _) in zip(self.spec.codes, self.spec.split_q(q).values()))
+
+
 def example_inputs(model, n: int = 2) -> tuple[torch.Tensor, ...]:
     z, codes = model.spec.sample(n, generator=torch.Generator().manual_seed(0))
     return (z, *[codes[c.name] for c in model.spec.codes])
 
 
-def export(model, fmt: str, out: str | Path) -> Path:
-    """Write model's generator to out in fmt (onnx | torchscript)."""
+def export(model, fmt: str, out: str | Path, part: str = "generator") -> Path:
+    """Write model's generator or encoder to out in fmt (onnx | torchscript)."""
+    if part not in PARTS:
+        raise InfoGANError(f"unknown part {part!r} ({' or '.join(PARTS)})")
     out = Path(out)
-    wrapper = GeneratorExport(model).eval()
-    inputs = example_inputs(model)
-    names = ["z"] + [c.name for c in model.spec.codes]
+    model = model.eval()
+    if part == "generator":
+        wrapper, inputs = GeneratorExport(model).eval(), example_inputs(model)
+        in_names, out_names = ["z"] + [c.name for c in model.spec.codes], ["images"]
+        dims = lambda batch: [{0: batch}, tuple({0: batch} for _ in model.spec.codes)]  # noqa: E731
+    else:
+        wrapper = EncoderExport(model).eval()
+        inputs = (torch.rand(2, *model.image_shape, generator=torch.Generator().manual_seed(0)),)
+        in_names, out_names = ["images"], [c.name for c in model.spec.codes]
+        dims = lambda batch: [{0: batch}]  # noqa: E731
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "onnx":
         warnings.filterwarnings("ignore", module=r"torch\.onnx.*|onnxscript.*|torch\.export.*")
         batch = torch.export.Dim("batch", min=1, max=4096)
-        torch.onnx.export(wrapper, inputs, str(out), input_names=names, output_names=["images"],
-                          dynamic_shapes=[{0: batch}, tuple({0: batch} for _ in model.spec.codes)],
-                          dynamo=True, verbose=False)
+        torch.onnx.export(wrapper, inputs, str(out), input_names=in_names, output_names=out_names,
+                          dynamic_shapes=dims(batch), dynamo=True, verbose=False)
     elif fmt == "torchscript":
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit.*")
         with torch.no_grad():

@@ -11,9 +11,11 @@ import argparse
 import sys
 
 from ..errors import InfoGANError, Stopped
-from . import baseline, bench, data, evaluate, export, interpolate, presets, sample, serve, sweep, train, traverse
+from . import (baseline, bench, data, evaluate, export, infer, interpolate, presets, sample, serve, sweep, train,
+               traverse)
 
-COMMANDS = [train, evaluate, sweep, baseline, sample, traverse, interpolate, serve, export, bench, data, presets]
+COMMANDS = [train, evaluate, sweep, baseline, sample, traverse, interpolate, infer, serve, export, bench, data,
+            presets]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,14 +1,17 @@
-"""`infogan export MODEL --format onnx|torchscript --out FILE`: G alone, codes as named inputs (export.py)."""
+"""`infogan export MODEL [--part generator|encoder] --format onnx|torchscript --out FILE` (export.py)."""
 
 from __future__ import annotations
 
-from ..export import FORMATS
+from ..export import FORMATS, PARTS
 from ._common import load_model
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("export", help="export G to ONNX or TorchScript")
+    p = sub.add_parser("export", help="export G (codes in, images out) or Q (images in, codes out) to ONNX or TorchScript")
     p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("--part", default="generator", choices=PARTS,
+                   help="generator: z and codes -> images; encoder: images in [0, 1] -> each code's class "
+                        "probabilities or mean (default: generator)")
     p.add_argument("--format", default="onnx", choices=FORMATS)
     p.add_argument("--out", required=True)
     p.set_defaults(run=run)
@@ -17,5 +20,5 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..export import export
 
-    print(export(load_model(args.model), args.format, args.out))
+    print(export(load_model(args.model), args.format, args.out, args.part))
     return 0

@@ -21,11 +21,16 @@ def run(args) -> int:
     import torch
     import uvicorn
 
+    from ..infer import label_names
+    from ..run import model_and_run
     from ..web import create_app
-    from ._common import load_model
 
     torch.set_num_threads(1)  # one small image per request: threads cost more than they save
-    app = create_app(load_model(args.model))
+    model, run = model_and_run(args.model)
+    labels, notes = label_names(model, run)
+    for note in notes:
+        print(f"infogan: {note}")
+    app = create_app(model, labels)
     sock = listen(args.host, args.port)  # bound here, so a taken port is a one-line error
     print(f"infogan: explorer at http://{args.host}:{sock.getsockname()[1]}/")
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

@@ -23,7 +23,7 @@ from .fetch import cache_root, fetch, store
 class Dataset:
     name: str
     help: str
-    classes: tuple[str, ...] = tuple(str(i) for i in range(10))  # the labels' names; () when unlabelled
+    classes: tuple[str, ...] = tuple(f"digit {i}" for i in range(10))  # the labels' names; () when unlabelled
     splits: tuple[str, ...] = ("train", "test")
 
     @property

@@ -66,7 +66,7 @@ def find_or_fetch(remote: Remote, dataset: str, data_dir: str | Path | None) -> 
     return target
 
 
-def _list_images(source: Path) -> list[tuple[str, int, float]]:
+def list_images(source: Path) -> list[tuple[str, int, float]]:
     """(name, size, mtime) of every image file in a folder (recursively) or a zip."""
     if source.is_file() and zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as z:
@@ -84,10 +84,14 @@ def _list_images(source: Path) -> list[tuple[str, int, float]]:
     raise DataError(f"{source} is neither a folder nor a zip of images")
 
 
-def _decode(blob: bytes, size: int, channels: int, crop: int | None) -> np.ndarray:
-    """One image -> (C, size, size) uint8: centre crop (to `crop`, else to a square), resize."""
-    img = Image.open(io.BytesIO(blob))
-    img.load()
+def decode_image(blob: bytes, size: int, channels: int, crop: int | None = None, where: str = "image") -> np.ndarray:
+    """One image file's bytes -> (C, size, size) uint8: centre crop (to `crop`, else to a
+    square), resize. Anything PIL cannot read (or a decompression bomb) is a DataError naming `where`."""
+    try:
+        img = Image.open(io.BytesIO(blob))
+        img.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image {where} ({type(e).__name__}: {e})") from None
     img = img.convert("L" if channels == 1 else "RGB")
     w, h = img.size
     side = min(crop or min(w, h), w, h)
@@ -109,7 +113,7 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
     source = Path(source)
     if not source.exists():
         raise DataError(f"{name}: {source} does not exist")
-    files = _list_images(source)
+    files = list_images(source)
     if not files:
         raise DataError(f"{name}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {source}")
     key = hashlib.sha256(repr((str(source.resolve()), files, image_size, channels, crop, bad_images)).encode()).hexdigest()[:20]
@@ -125,12 +129,12 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
         for fname, _, _ in tqdm(files, desc=f"decoding {name}", unit="img", disable=not progress, leave=False):
             blob = zf.read(fname) if zf else (source / fname).read_bytes()
             try:
-                out.append(_decode(blob, image_size, channels, crop))
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+                out.append(decode_image(blob, image_size, channels, crop, where=fname))
+            except DataError as e:
                 if bad_images == "error":
-                    raise DataError(f"{name}: cannot read image {fname} ({e}); use --bad-images skip to leave it out") from None
+                    raise DataError(f"{name}: {e}; use --bad-images skip to leave it out") from None
                 bad.append(fname)
-                log(f"skipping unreadable image {fname} ({type(e).__name__})")
+                log(f"skipping unreadable image {fname}")
     finally:
         if zf:
             zf.close()

@@ -1,0 +1,47 @@
+"""`infogan infer MODEL IMAGES... [--out codes.csv|codes.json]`: each image's codes as Q reads them (infer.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from ..errors import InfoGANError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("infer", help="read each image's codes with the trained encoder Q")
+    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("images", nargs="+", help="image files, folders (searched recursively) or zips of images")
+    p.add_argument("--out", help="write the codes to this .csv or .json file instead of printing a table")
+    p.add_argument("--invert", action="store_true",
+                   help="the images are dark on light: invert them (MNIST-style models read light strokes on black)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..infer import infer
+
+    if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
+        raise InfoGANError(f"--out {args.out}: the file must end in .csv or .json")
+    result = infer(args.model, args.images, invert=args.invert)
+    rows, columns = result["rows"], list(result["rows"][0])
+    for note in result["notes"]:
+        print(f"infogan: {note}")
+    if args.out and args.out.lower().endswith(".json"):
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    elif args.out:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        Path(args.out).write_text(buf.getvalue())
+    else:
+        width = max(len("image"), *(len(r["image"]) for r in rows))
+        print(f"{'image':<{width}}  " + "  ".join(f"{c:>12}" for c in columns[1:]))
+        for r in rows:
+            print(f"{r['image']:<{width}}  " + "  ".join(f"{str(r[c]):>12}" for c in columns[1:]))
+    if args.out:
+        print(f"infogan: {len(rows)} images' codes written to {args.out}")
+    return 0

@@ -1,0 +1,100 @@
+"""infer: what a trained Q reads off image files, each code's class (with its probability) or value.
+
+    result = infer("runs/00000-mnist", ["digits/", "more.zip", "seven.png"])
+    result["rows"][0]   # {"image": "digits/a.png", "c1": 7, "c1_p": 0.998, "c1_label": "digit 7", "c2": 0.31, ...}
+
+Images are centre-cropped to a square and resized to the model's size (in its channels).
+When the run's evaluation matched a categorical code's classes to the dataset's labels
+(Hungarian, metrics.json), each class also gets its label; result["notes"] says so.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import get as get_dataset
+from .data.images import IMAGE_SUFFIXES, decode_image, list_images
+from .errors import DataError, InfoGANError
+
+MAX_IMAGES = 100_000
+
+
+def read_images(sources: list[str | Path], size: int, channels: int, invert: bool = False):
+    """(names, images (N, C, size, size) uint8) from image files, folders (recursively) and zips.
+    invert: dark strokes on a light background made light on dark, as MNIST draws them."""
+    names, arrays = [], []
+    for source in map(Path, sources):
+        if not source.exists():
+            raise DataError(f"{source} does not exist")
+        if source.is_file() and not zipfile.is_zipfile(source):
+            if source.suffix.lower() not in IMAGE_SUFFIXES:
+                raise DataError(f"{source} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}) or a zip")
+            names.append(str(source))
+            arrays.append(decode_image(source.read_bytes(), size, channels, where=str(source)))
+            continue
+        zf = zipfile.ZipFile(source) if source.is_file() else None
+        try:
+            for name, _, _ in list_images(source):
+                blob = zf.read(name) if zf else (source / name).read_bytes()
+                names.append(f"{source}/{name}" if not zf else f"{source}:{name}")
+                arrays.append(decode_image(blob, size, channels, where=names[-1]))
+        finally:
+            if zf:
+                zf.close()
+        if len(names) > MAX_IMAGES:
+            raise InfoGANError(f"more than {MAX_IMAGES} images: give them in smaller batches")
+    if not names:
+        raise DataError(f"no images found in {', '.join(map(str, sources))}")
+    images = torch.from_numpy(np.stack(arrays))
+    return names, (255 - images if invert else images)
+
+
+def label_names(model, run) -> tuple[dict[str, list[str]], list[str]]:
+    """({categorical code: the label name of each of its classes}, notes) from the run's
+    evaluation, for the codes it matched to the dataset's labels."""
+    if run is None or not run.metrics_file.is_file():
+        return {}, ["no evaluation found beside the model: classes are shown as numbers only"]
+    metrics = run.metrics()
+    classes = get_dataset(metrics.get("dataset", model.config["dataset"])).classes
+    labels, notes = {}, []
+    for code in model.spec.categorical:
+        r = (metrics.get("categorical") or {}).get(code.name)
+        if not r or not classes:
+            continue
+        labels[code.name] = [classes[r["match"][str(k)]] if str(k) in r["match"] else f"class {k}"
+                             for k in range(code.size)]
+        notes.append(f"{code.name}: classes named by the run's evaluation, which matched them to "
+                     f"{metrics['dataset']} labels (Hungarian, {metrics['split']} accuracy {r['accuracy']:.4f})")
+    return labels, notes
+
+
+def infer(model, sources: list[str | Path], invert: bool = False) -> dict:
+    """Q's reading of every image in sources (files, folders, zips). model: an InfoGAN, or a
+    run or model folder (whose evaluation, if any, names the classes)."""
+    from .model import InfoGAN
+    from .run import model_and_run
+
+    run = None
+    if not isinstance(model, InfoGAN):
+        model, run = model_and_run(model)
+    c, size = model.config["channels"], model.config["image_size"]
+    names, images = read_images(sources, size, c, invert)
+    probs = model.infer_codes(images, probs=True)
+    labels, notes = label_names(model, run)
+    rows = []
+    for i, name in enumerate(names):
+        row = {"image": name}
+        for code in model.spec.codes:
+            if code.kind == "cat":
+                p, k = probs[code.name][i].max(0)
+                row[code.name], row[f"{code.name}_p"] = int(k), round(float(p), 4)
+                if code.name in labels:
+                    row[f"{code.name}_label"] = labels[code.name][int(k)]
+            else:
+                row[code.name] = round(float(probs[code.name][i]), 4)
+        rows.append(row)
+    return {"rows": rows, "labels": labels, "notes": notes}
