@@ -86,7 +86,7 @@ def _step(cfg, model, fuse_d, invariance=0.0):
     g = torch.Generator().manual_seed(1)
     x = torch.rand(cfg.batch_size, 1, 28, 28, generator=g) * 2 - 1
     cfg = dataclasses.replace(cfg, invariance=invariance)
-    z, codes, aug = draw_step_inputs(model, cfg, g, torch.device("cpu"))
+    z, codes, aug, _ = draw_step_inputs(model, cfg, g, torch.device("cpu"))
     step = train_step if fuse_d else plain_step
     return step(model, opt_d, opt_g, x, z, codes, aug=aug, invariance=invariance)
 

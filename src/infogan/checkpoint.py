@@ -71,9 +71,10 @@ def _sha256(path: Path) -> str:
 
 
 def save(ckdir: Path, step: int, model, opt_d, opt_g, state: dict[str, torch.Tensor], extra: dict,
-         keep: int = 3) -> Path:
+         keep: int = 3, modules: dict | None = None, optimizers: dict | None = None) -> Path:
     """Write checkpoint-<step> into ckdir. state: the training loop's own tensors by name
-    (RNG states, partial sums), given back by load(); extra: more JSON for meta.json."""
+    (RNG states, partial sums), given back by load(); extra: more JSON for meta.json;
+    modules/optimizers: more networks and their optimisers by name (the regulariser's H)."""
     ckdir = Path(ckdir)
     ckdir.mkdir(parents=True, exist_ok=True)
     final = ckdir / f"{PREFIX}{step:06d}"
@@ -87,7 +88,11 @@ def save(ckdir: Path, step: int, model, opt_d, opt_g, state: dict[str, torch.Ten
             "format": CKPT_FORMAT, "infogan_version": __version__, "step": step,
             "model_config": model.config, "opt_d": _flatten_optimizer("opt_d", opt_d, tensors),
             "opt_g": _flatten_optimizer("opt_g", opt_g, tensors), "state": sorted(state), **extra,
+            "modules": sorted(modules or {}),
+            "optimizers": {k: _flatten_optimizer(f"opt.{k}", o, tensors) for k, o in (optimizers or {}).items()},
         }
+        for name, module in (modules or {}).items():
+            tensors.update({f"module.{name}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
         for name, t in state.items():
             tensors[f"state.{name}"] = t.detach().cpu().contiguous()
         save_file(tensors, str(tmp / STATE))
@@ -148,8 +153,10 @@ def latest_valid(ckdir: Path, say=print) -> Path | None:
     return None
 
 
-def load(ckpt: Path, model, opt_d, opt_g) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Restore model and optimisers in place; return (meta, the loop's state tensors)."""
+def load(ckpt: Path, model, opt_d, opt_g, modules: dict | None = None,
+         optimizers: dict | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Restore model and optimisers (and the named modules and optimisers save() was given)
+    in place; return (meta, the loop's state tensors)."""
     meta = verify(ckpt)
     if meta["model_config"] != model.config:
         diff = sorted(k for k in set(meta["model_config"]) | set(model.config)
@@ -161,9 +168,17 @@ def load(ckpt: Path, model, opt_d, opt_g) -> tuple[dict, dict[str, torch.Tensor]
     except Exception as e:
         raise CheckpointError(f"cannot read {ckpt}/{STATE}: {e}") from None
     load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(ckpt))
+    missing = sorted(set(modules or {}) - set(meta.get("modules", [])))
+    if missing:
+        raise CheckpointError(f"checkpoint {ckpt} has no {missing[0]} (made by a run without it)")
+    for name, module in (modules or {}).items():
+        prefix = f"module.{name}."
+        load_state(module, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, str(ckpt))
     try:
         _load_optimizer(opt_d, _unflatten_optimizer("opt_d", meta["opt_d"], tensors))
         _load_optimizer(opt_g, _unflatten_optimizer("opt_g", meta["opt_g"], tensors))
+        for name, opt in (optimizers or {}).items():
+            _load_optimizer(opt, _unflatten_optimizer(f"opt.{name}", meta["optimizers"][name], tensors))
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"checkpoint {ckpt} has incompatible optimiser state: {e}") from None
     if "state" in meta:

@@ -50,6 +50,9 @@ class TrainConfig:
                                 in_name="lcont")
     invariance: float = option(0.0, "weight of the categorical codes' invariance to small affine/stroke "
                                     "changes (augment.py; 0 = the paper)", "objective", in_name="inv")
+    cr: float = option(0.0, "weight of InfoGAN-CR's contrastive regulariser on the continuous codes (cr.py; 0 = off)",
+                       "objective", in_name="cr")
+    cr_start: float = option(0.0, "fraction of the run before the contrastive regulariser turns on", "objective")
     # the paper's optimiser settings; Q shares D's optimiser, as in the official code
     seed: int = option(0, "random seed (runs are reproducible for a given thread count)", "training", in_name="seed")
     batch_size: int = option(64, "images per step", "training")
@@ -138,6 +141,11 @@ PRESETS: dict[str, Preset] = {
                      dict(dataset="folder", arch="dcgan", image_size=64, channels=1, latent="z128,cat20,cat20,cat20,cont1")),
     "faces": Preset("3D-faces style (folder data): 32x32 gray, z128 + 5 continuous",
                     dict(dataset="folder", arch="dcgan", image_size=32, channels=1, latent="z128,cont5")),
+    "dsprites": Preset("InfoGAN-CR on dSprites: 64x64x1, 5 continuous codes + 5 noise dimensions, InfoGAN-CR's "
+                       "networks and settings, the contrastive regulariser for the last 11% of the run "
+                       "(--dataset sprites: the procedural stand-in)",
+                       dict(dataset="dsprites", arch="sprites", image_size=64, channels=1, latent="z5:uniform,cont5",
+                            lambda_cont=0.05, lr_d=2e-3, lr_g=1e-3, epochs=1, cr=2.0, cr_start=0.89)),
     "tiny": Preset("1/8-width networks for tests and smoke runs",
                    dict(dataset="mnist", latent="z8,cat10,cont2", width=0.125, epochs=1, log_every=2, invariance=1.0,
                         ckpt_every=4, batch_size=16)),
@@ -170,6 +178,7 @@ def validate(cfg: TrainConfig) -> None:
         (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)"),
         (cfg.lambda_cat >= 0 and cfg.lambda_cont >= 0, "lambdas must be >= 0"),
         (cfg.invariance >= 0, "--invariance must be >= 0"),
+        (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),
         (cfg.width > 0, "--width must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
         (cfg.ckpt_minutes >= 0 and cfg.max_rollbacks >= 0, "--ckpt-minutes and --max-rollbacks must be >= 0"),

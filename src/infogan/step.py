@@ -18,11 +18,12 @@ from . import distributed, speed
 from .augment import Augmentation
 from .augment import apply as apply_augmentation
 from .config import TrainConfig
+from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
 from .losses import d_loss, g_loss, info_loss, invariance_loss, mi_bounds
 from .model import InfoGAN, to_model_range
 from .nets import split_batches
-from .optim import make_optimizers, step_unless
+from .optim import ADAM_KERNEL_OPTIONS, make_optimizers, step_unless
 
 
 def pick_device(name: str) -> torch.device:
@@ -31,20 +32,25 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device):
+def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device,
+                     with_pairs: bool = False):
     """One step's random inputs, all from one generator on the training device (so nothing
     is copied from the host per step, and a resumed run repeats them): noise z, the codes,
-    and the invariance term's transformation (None when it is off)."""
+    the invariance term's transformation and the contrastive regulariser's pairs (None when
+    they are off)."""
     z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
-    aug = None
+    aug = pair = None
     if cfg.invariance > 0 and model.spec.categorical:
         aug = Augmentation().sample(cfg.batch_size, model.image_shape[-1], generator, device)
-    return z, codes, aug
+    if with_pairs:
+        pair = sample_pairs(model.spec, cfg.batch_size, generator, device)
+    return z, codes, aug, pair
 
 
 def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
                codes: dict[str, torch.Tensor], aug=None, invariance: float = 0.0,
-               amp_dtype: torch.dtype | None = None, g_net=None, d_net=None) -> dict[str, torch.Tensor]:
+               amp_dtype: torch.dtype | None = None, g_net=None, d_net=None,
+               pair=None, H=None, opt_h=None, cr: float = 0.0) -> dict[str, torch.Tensor]:
     """One D phase and one G phase; returns detached loss tensors (no host sync).
 
     D's phase runs D on real and fake images as one batch with per-chunk batch norm
@@ -57,6 +63,8 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     g_net, d_net: G for the step's forward and D for D's phase when they differ from
     model.G/model.D (DistributedDataParallel wrappers; see distributed.py). G's phase always
     runs the plain model.D.
+    pair (cr.sample_pairs), H and opt_h add the contrastive regulariser (cr.py): weight cr in
+    G's loss, and H's own update on the same pairs.
     """
     spec, B = model.spec, x_real.shape[0]
     amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
@@ -92,14 +100,25 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     loss_info_g, _ = info_loss(spec, q_g[:B], codes)
     loss_adv_g = g_loss(logit_g.float())
     total_g = loss_adv_g + loss_info_g + loss_inv_g
+    loss_cr = None
+    if pair is not None:
+        with amp():
+            loss_cr = cr_loss(model, H, pair)
+        total_g = total_g + cr * loss_cr
     bad_g = ~torch.isfinite(total_g)
     opt_g.zero_grad(set_to_none=True)
-    total_g.backward(inputs=list(model.G.parameters()))
+    total_g.backward(inputs=list(model.G.parameters()), retain_graph=loss_cr is not None)
+    if loss_cr is not None:  # H: the same pairs' cross-entropy, for H's weights only (before G moves)
+        opt_h.zero_grad(set_to_none=True)
+        loss_cr.backward(inputs=list(H.parameters()))
+        step_unless(opt_h, ~torch.isfinite(loss_cr))
     step_unless(opt_g, bad_g)
 
     out = step_report(spec, loss_adv_d, loss_adv_g, loss_info_d, loss_inv_d if aug is not None else None, nll,
                       logit_real, logit_fake)
     out["skipped/D"], out["skipped/G"] = bad_d.float(), bad_g.float()
+    if loss_cr is not None:
+        out["loss_cr"] = loss_cr.detach()
     return out
 
 
@@ -173,27 +192,49 @@ class Stepper:
         speed.apply(self.model, cfg)
         self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last,
                                     self.group.rank, self.group.world)
+        self.total_steps = cfg.max_steps or cfg.epochs * self.sampler.steps_per_epoch
+        # the contrastive regulariser's H and its optimiser (D's settings), trained once it starts
+        self.H = self.opt_h = None
+        if cfg.cr > 0:
+            try:
+                self.H = pair_discriminator(self.model).to(self.device).train()
+            except ValueError as e:
+                raise InfoGANError(f"--cr: {e}") from None
+            self.opt_h = torch.optim.Adam(self.H.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
+                                          **ADAM_KERNEL_OPTIONS[cfg.adam])
         # rank 0 draws what a single process draws; the others their own streams
         self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1 + 1_000_003 * self.group.rank)
         # the gradient-averaging wrappers (the nets themselves in a single process)
         self.g_net = distributed.wrap(self.model.G, self.group, self.device)
         self.d_net = distributed.wrap(self.model.D, self.group, self.device)
         self.amp_dtype = speed.amp_dtype(cfg)
-        self.graph = None
-        # not with several processes: DDP's gradient all-reduce runs outside any graph
-        if cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
-            self.graph = speed.StepGraph(self._step, (self.opt_d, self.opt_g))
+        self.graph, self.graph_with_pairs = None, False
+        self.make_graph()
 
-    def _step(self, x_real, z, codes, aug) -> dict[str, torch.Tensor]:
+    def make_graph(self, with_pairs: bool = False) -> None:
+        """The whole-step CUDA graph (speed.StepGraph) where it applies; captured again when
+        the step changes shape (the regulariser starting) or the optimisers' state is replaced."""
+        # not with several processes: DDP's gradient all-reduce runs outside any graph
+        if self.cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
+            opts = (self.opt_d, self.opt_g) + ((self.opt_h,) if with_pairs else ())
+            self.graph, self.graph_with_pairs = speed.StepGraph(self._step, opts), with_pairs
+
+    def cr_on(self, step: int) -> bool:
+        return self.H is not None and step >= self.cfg.cr_start * self.total_steps
+
+    def _step(self, x_real, z, codes, aug, pair) -> dict[str, torch.Tensor]:
         return train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes, aug=aug,
                           invariance=self.cfg.invariance, amp_dtype=self.amp_dtype,
-                          g_net=self.g_net, d_net=self.d_net)
+                          g_net=self.g_net, d_net=self.d_net, pair=pair, H=self.H, opt_h=self.opt_h, cr=self.cfg.cr)
 
     def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
         """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
         The returned loss tensors may be overwritten by the next step: add, don't keep."""
         x_real = self.sampler.batch(step)
-        z, codes, aug = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device)
+        with_pairs = self.cr_on(step)
+        z, codes, aug, pair = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device, with_pairs)
+        if self.graph is not None and with_pairs != self.graph_with_pairs:
+            self.make_graph(with_pairs)
         if self.graph is None or eager:
-            return self._step(x_real, z, codes, aug)
-        return self.graph(x_real, z, codes, aug)
+            return self._step(x_real, z, codes, aug, pair)
+        return self.graph(x_real, z, codes, aug, pair)

@@ -146,10 +146,31 @@ def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, thre
         raise InfoGANError(f"seeds {failed} failed; see their logs in {out}")
 
 
+def select(rows: list[dict], method: str) -> dict:
+    """Unsupervised model selection over the seeds' models (selection.py), and where the
+    selected seed's accuracy, if measured, stands among the others'."""
+    from .model import InfoGAN
+    from .selection import model_centrality
+
+    if method != "centrality":
+        raise InfoGANError(f"unknown selection {method!r} (known: centrality)")
+    picked = model_centrality([InfoGAN.from_pretrained(r["run"]) for r in rows])
+    row = rows[picked["selected"]]
+    result = {"method": method, "seed": row["seed"], **picked}
+    accs = [r["accuracy"] for r in rows if r.get("accuracy") is not None]
+    if row.get("accuracy") is not None:
+        result.update(accuracy=row["accuracy"], median_accuracy=statistics.median(accs),
+                      better_than_median=row["accuracy"] > statistics.median(accs),
+                      rank=sorted(accs, reverse=True).index(row["accuracy"]) + 1)
+    return result
+
+
 def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", jobs: int = 1,
-          threads: int | None = None, progress: bool = True, seeds_text: str | None = None, **overrides) -> dict:
+          threads: int | None = None, progress: bool = True, seeds_text: str | None = None,
+          selection: str | None = None, **overrides) -> dict:
     """Train and evaluate each seed (overrides: TrainConfig options by name), then tabulate.
-    jobs > 1 trains that many seeds at once, each in its own process with `threads` threads."""
+    jobs > 1 trains that many seeds at once, each in its own process with `threads` threads.
+    selection="centrality" also picks one seed's model without labels (selection.py)."""
     from .trainer import train
 
     seeds = list(seeds)
@@ -180,8 +201,15 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     study = {k: v for k, v in overrides.items() if k not in bookkeeping}
     command = " ".join(["infogan sweep --preset", preset, "--seeds", seeds_text, *option_words(study)])
     result = {"preset": preset, "command": command, "seeds": rows, "summary": summary}
+    md = markdown(rows, summary, command)
+    if selection:
+        result["selection"] = chosen = select(rows, selection)
+        result["command"] = command = command + f" --select {selection}"
+        md = markdown(rows, summary, command) + f"\nModelCentrality (no labels) selects seed {chosen['seed']}" + (
+            f": accuracy {chosen['accuracy']:.4f}, rank {chosen['rank']} of {len(rows)} (median "
+            f"{chosen['median_accuracy']:.4f})" if "accuracy" in chosen else "") + "\n"
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "sweep.md").write_text(markdown(rows, summary, command))
+    (out / "sweep.md").write_text(md)
     grids_picture(rows, out / "grids.png")
     accuracy_curves(rows, out / "accuracy.png")
     return result

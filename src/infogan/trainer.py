@@ -33,7 +33,6 @@ from .files import atomic_write
 from .metrics.categorical import categorical_scores
 from .model import InfoGAN
 from .run import Run
-from .speed import StepGraph
 from .step import Stepper
 
 
@@ -47,7 +46,6 @@ class Trainer(Stepper):
         super().__init__(cfg, images)
         self.folder = folder
         self.heldout = heldout
-        self.total_steps = cfg.max_steps or cfg.epochs * self.sampler.steps_per_epoch
         self.log_every = cfg.log_every
         self.sample_every = cfg.sample_every or self.sampler.steps_per_epoch
         self.step, self.rollbacks = 0, 0
@@ -60,8 +58,13 @@ class Trainer(Stepper):
             truncate_stats(folder.stats_file, self.step)  # a restarted run logs each step once
 
     # ------------------------------------------------------------------ checkpoints
+    def extras(self) -> tuple[dict, dict]:
+        """The networks and optimisers a checkpoint holds beside G, D and their optimisers."""
+        return ({"H": self.H}, {"opt_h": self.opt_h}) if self.H is not None else ({}, {})
+
     def restore(self, ckpt: Path) -> None:
-        meta, state = checkpoint.load(ckpt, self.model, self.opt_d, self.opt_g)
+        modules, optimizers = self.extras()
+        meta, state = checkpoint.load(ckpt, self.model, self.opt_d, self.opt_g, modules, optimizers)
         self.step, self.rollbacks = meta["step"], meta.get("rollbacks", 0)
         self.sums = {k[4:]: v.to(self.device) for k, v in state.items() if k.startswith("sum.")}
         if self.group.main:  # the checkpoint holds rank 0's stream; the others start fresh ones
@@ -73,10 +76,11 @@ class Trainer(Stepper):
         if self.check_finite():  # only a finite state is saved: every checkpoint is one to roll back to
             return  # rolled back instead (and saved there)
         state = {"latent": self.latent_gen.get_state(), **{f"sum.{k}": v for k, v in self.sums.items()}}
+        modules, optimizers = self.extras()
         try:
             checkpoint.save(self.folder.checkpoints_dir, self.step, self.model, self.opt_d, self.opt_g, state,
                             {"train_config": self.cfg.to_dict(), "rollbacks": self.rollbacks},
-                            keep=self.cfg.keep_ckpts)
+                            keep=self.cfg.keep_ckpts, modules=modules, optimizers=optimizers)
         except OSError as e:
             raise InfoGANError(f"cannot write a checkpoint in {self.folder.checkpoints_dir}: {e.strerror}; the run "
                                f"stops at step {self.step} (earlier checkpoints are kept)") from None
@@ -127,7 +131,7 @@ class Trainer(Stepper):
         self.latent_gen.manual_seed(self.cfg.seed + 1 + 7919 * self.rollbacks)
         self.first_bad.fill_(-1)
         if self.graph is not None:  # the optimisers' state tensors were replaced: capture again
-            self.graph = StepGraph(self._step, (self.opt_d, self.opt_g))
+            self.make_graph(self.graph_with_pairs)
         self.stats.close()
         truncate_stats(self.folder.stats_file, self.step)  # (a new file: open it again)
         self.stats = open(self.folder.stats_file, "a")

@@ -10,7 +10,7 @@ from ..metrics import METRICS
 def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="measure a trained model on held-out images")
     p.add_argument("model", help="a run folder or a model folder")
-    p.add_argument("--split", default="test", choices=["test", "train"])
+    p.add_argument("--split", choices=["test", "train"], help="default: test where the dataset has one, else train")
     p.add_argument("--data-dir", help="look for the dataset's files here first")
     p.add_argument("--metrics", help="comma-separated, from: " + "; ".join(f"{m.name}: {m.help}" for m in METRICS.values())
                    + " (default: all that apply)")

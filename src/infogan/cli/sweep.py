@@ -16,6 +16,9 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each in its own process (default 1)")
     p.add_argument("--out", default="sweeps", help="folder for the runs and the table")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--select", choices=["centrality"],
+                   help="pick one seed's model without labels: ModelCentrality (InfoGAN-CR), the medoid of the "
+                        "models' agreement on each other's generated codes")
     add_options(p, skip=("preset", "seed", "outdir"))
     p.set_defaults(run=run)
 
@@ -26,6 +29,6 @@ def run(args) -> int:
     overrides = given_options(args)
     threads = overrides.pop("threads", None)
     sweep(args.preset, parse_seeds(args.seeds), out=args.out, jobs=args.jobs, threads=threads,
-          progress=not args.no_progress, seeds_text=args.seeds, **overrides)
+          progress=not args.no_progress, seeds_text=args.seeds, selection=args.select, **overrides)
     print((Path(args.out) / "sweep.md").read_text())
     return 0

@@ -18,6 +18,7 @@ from ..registry import Registry
 from .base import Dataset, IdxDataset
 from .celeba import CELEBA
 from .cifar10 import CIFAR10
+from .dsprites import DSPRITES, SPRITES
 from .fashion_mnist import FASHION_MNIST
 from .fetch import cache_root, fetch
 from .folder import FOLDER
@@ -31,6 +32,8 @@ DATASETS.register(SVHN)
 DATASETS.register(CIFAR10)
 DATASETS.register(CELEBA)
 DATASETS.register(FOLDER)
+DATASETS.register(DSPRITES)
+DATASETS.register(SPRITES)
 
 
 def get(name: str) -> Dataset:
@@ -50,4 +53,4 @@ def load(name: str, split: str = "train", data_dir: str | Path | None = None, al
                           channels=channels, bad_images=bad_images)
 
 
-__all__ = ["DATASETS", "Dataset", "IdxDataset", "cache_root", "fetch", "get", "load"]
+__all__ = ["DATASETS", "DSPRITES", "Dataset", "IdxDataset", "MNIST", "SPRITES", "cache_root", "fetch", "get", "load"]

@@ -5,7 +5,7 @@ A new metric is one module defining a `METRIC = Metric(...)` (registry.py) and o
 METRICS.register(...) line below.
 """
 
-from . import categorical, information, quality
+from . import categorical, dci, factor_vae, information, mig, quality, sap
 from .clustering import cluster_scores, hungarian_match
 from .information import mi_lower_bounds
 from .registry import METRICS, Column, EvalContext, Metric
@@ -14,6 +14,10 @@ from .report import evaluate, evaluate_model, format_report
 METRICS.register(categorical.METRIC)
 METRICS.register(information.METRIC)
 METRICS.register(quality.METRIC)
+METRICS.register(factor_vae.METRIC)
+METRICS.register(mig.METRIC)
+METRICS.register(dci.METRIC)
+METRICS.register(sap.METRIC)
 
 __all__ = ["METRICS", "Column", "EvalContext", "Metric", "cluster_scores", "evaluate", "evaluate_model",
            "format_report", "hungarian_match", "mi_lower_bounds"]

@@ -28,7 +28,9 @@ class EvalContext:
     n_samples: int = 10000  # generated samples for the metrics that generate
     seed: int = 0
     load_train: Callable[[], tuple[torch.Tensor, torch.Tensor | None]] | None = None
+    load_factors: Callable[[], object] | None = None  # -> factors.FactorData of these images
     _train: tuple | None = field(default=None, repr=False)
+    _factors: object | None = field(default=None, repr=False)
 
     def train_split(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The dataset's training split (images, labels), loaded once."""
@@ -37,6 +39,14 @@ class EvalContext:
                 raise ValueError("this evaluation has no training split")
             self._train = self.load_train()
         return self._train
+
+    def factor_data(self):
+        """The images' ground-truth factors (factors.FactorData), loaded once."""
+        if self._factors is None:
+            if self.load_factors is None:
+                raise ValueError("this evaluation has no ground-truth factors")
+            self._factors = self.load_factors()
+        return self._factors
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class Metric:
     name: str  # the key of its result in metrics.json and its name for `evaluate --metrics`
     help: str
     compute: Callable[[EvalContext], dict]
-    needs: frozenset[str] = frozenset()  # "labels", "train": skipped when the evaluation lacks them
+    needs: frozenset[str] = frozenset()  # "labels", "train", "factors": skipped when the evaluation lacks them
     columns: tuple[Column, ...] = ()
     lines: Callable[[dict], list[str]] = lambda result: []
     pictures: Callable[[dict, Path, EvalContext], None] | None = None

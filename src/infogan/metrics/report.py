@@ -19,12 +19,13 @@ from .registry import METRICS, EvalContext
 
 def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
                    seed: int = 0, metrics: list[str] | None = None, dataset: str = "", split: str = "test",
-                   load_train=None) -> dict:
+                   load_train=None, load_factors=None) -> dict:
     """{metric name: its result} for the metrics named (default: all) that apply to these
-    images (the ones that need labels are left out of an unlabelled evaluation)."""
-    ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train)
+    images (the ones that need labels or factors are left out where there are none)."""
+    ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train, load_factors)
     have = {"labels"} if labels is not None and len(labels) else set()
     have |= {"train"} if load_train is not None else set()
+    have |= {"factors"} if load_factors is not None else set()
     result = {"n_images": int(len(images))}
     for name in list(METRICS) if metrics is None else metrics:
         metric = METRICS.lookup(name)
@@ -33,10 +34,11 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
     return result
 
 
-def evaluate(model, *, metrics: list[str] | None = None, split: str = "test", data_dir=None,
+def evaluate(model, *, metrics: list[str] | None = None, split: str | None = None, data_dir=None,
              n_samples: int = 10000, seed: int = 0, write_to: str | Path | None = "auto",
              loaded: dict | None = None) -> dict:
-    """Evaluate a model (an InfoGAN, or a run or model folder) on its dataset's split.
+    """Evaluate a model (an InfoGAN, or a run or model folder) on its dataset's split (default:
+    test where there is one, else train).
 
     write_to: a folder for metrics.json and the metrics' pictures ("auto": the run folder when
     `model` is a path; None: write nothing). metrics.json keeps the results of metrics not
@@ -51,6 +53,7 @@ def evaluate(model, *, metrics: list[str] | None = None, split: str = "test", da
     elif write_to == "auto":
         write_to = None
     ds = data.get(model.config["dataset"])
+    split = split or ("test" if "test" in ds.splits else "train")
     if split not in ds.splits:
         raise InfoGANError(f"{ds.name} has no {split!r} split to evaluate on (it has: {', '.join(ds.splits)})")
     loaded = dict(loaded or {})
@@ -62,9 +65,14 @@ def evaluate(model, *, metrics: list[str] | None = None, split: str = "test", da
         return loaded[name]
 
     images, labels = load(split)
+    load_factors = None
+    if hasattr(ds, "factors"):  # a dataset with ground-truth factors (dSprites): the disentanglement metrics
+        from .factors import FactorData
+
+        load_factors = lambda: FactorData(images, *ds.factors(split, data_dir))  # noqa: E731
     result = {"dataset": ds.name, "split": split,
               **evaluate_model(model, images, labels, n_samples, seed, metrics, ds.name, split,
-                               load_train=lambda: load("train"))}
+                               load_train=lambda: load("train"), load_factors=load_factors)}
     if write_to is not None:
         out = Path(write_to)
         path = Run(out).metrics_file

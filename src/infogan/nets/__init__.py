@@ -8,13 +8,14 @@ categorical code (the supervised baseline's classifier).
 """
 
 from ..registry import Registry
-from . import caps, dcgan, mnist
+from . import caps, dcgan, mnist, sprites
 from .common import Discriminator, Family, init_weights, split_batches
 
 FAMILIES: Registry[Family] = Registry("network family")
 FAMILIES.register(mnist.FAMILY)
 FAMILIES.register(dcgan.FAMILY)
 FAMILIES.register(caps.FAMILY)
+FAMILIES.register(sprites.FAMILY)
 
 
 def family(name: str) -> Family:

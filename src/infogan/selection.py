@@ -1,0 +1,42 @@
+"""ModelCentrality (InfoGAN-CR, Lin et al. 2020): pick one of several trained models without labels.
+
+Each model's generator makes its own scoring set: votes of 100 generated images in which one
+of its codes is held at one value (its codes are the ground-truth factors: categorical codes by
+class, continuous ones on 20 values; metrics.factors.GeneratorFactors). Every model's encoder
+Q is scored on every other model's set with the FactorVAE score (how well single dimensions of
+Q's reading follow the other model's codes); two models agree as much as the mean of the two
+directions. The selected model is the medoid: the one that agrees most, on average, with
+the others. As InfoGAN-CR's code: 500 votes per set, and the score on those same votes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics.factor_vae import score_votes, vote_sets
+from .metrics.factors import GeneratorFactors, representation
+
+VOTES, IMAGES_PER_VOTE, VARIANCE_IMAGES = 500, 100, 5000
+
+
+def model_centrality(models: list, seed: int = 0, votes: int | None = None, per_vote: int | None = None,
+                     variance_images: int | None = None) -> dict:
+    """{"agreement": (n, n) matrix, "centrality": per model, "selected": index of the medoid}."""
+    votes, per_vote = votes or VOTES, per_vote or IMAGES_PER_VOTE
+    variance_images = variance_images or VARIANCE_IMAGES
+    sets = []
+    for j, model in enumerate(models):  # model j's scoring set, read by every encoder
+        data, rng = GeneratorFactors(model), np.random.RandomState(seed + j)
+        observations = data.observations(data.sample_factors(variance_images, rng), rng)
+        sets.append((data.num_factors, observations, list(vote_sets(data, votes, per_vote, rng))))
+    n = len(models)
+    score = np.eye(n)
+    for i, model in enumerate(models):
+        represent = representation(model)
+        for j, (num_factors, observations, votes_j) in enumerate(sets):
+            if i != j:  # encoder i on generator j's codes
+                score[i, j] = score_votes(represent, observations, votes_j, None, num_factors)["train_accuracy"]
+    agreement = (score + score.T) / 2
+    centrality = (agreement.sum(1) - 1) / max(n - 1, 1)
+    return {"agreement": agreement.round(4).tolist(), "centrality": centrality.round(4).tolist(),
+            "selected": int(np.argmax(centrality))}
