@@ -39,7 +39,7 @@ def test_information_loss_reaches_G_Q_and_the_shared_trunk():
     assert m.D.d_head.weight.grad is None  # D's real/fake head plays no part in L_I
 
 
-def plain_step(model, opt_d, opt_g, x_real, z, codes, aug=None, invariance=0.0):
+def plain_step(model, opt_d, opt_g, x_real, z, codes, aug=None, invariance=0.0, real_aug=None, pair=None):
     """The textbook form of train_step, the oracle it is compared with: D's phase as separate
     passes over the trunk (each with its own batch norm statistics), Q's head on the fakes
     and transformed fakes as one batch (as train_step's and G's phase normalise them)."""
@@ -86,9 +86,9 @@ def _step(cfg, model, fuse_d, invariance=0.0):
     g = torch.Generator().manual_seed(1)
     x = torch.rand(cfg.batch_size, 1, 28, 28, generator=g) * 2 - 1
     cfg = dataclasses.replace(cfg, invariance=invariance)
-    z, codes, aug, _ = draw_step_inputs(model, cfg, g, torch.device("cpu"))
+    inputs = draw_step_inputs(model, cfg, g, torch.device("cpu"))
     step = train_step if fuse_d else plain_step
-    return step(model, opt_d, opt_g, x, z, codes, aug=aug, invariance=invariance)
+    return step(model, opt_d, opt_g, x, **inputs, invariance=invariance)
 
 
 def test_training_step_moves_the_trunk_through_the_information_loss():

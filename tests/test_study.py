@@ -39,6 +39,36 @@ def test_classifier_is_trained_once_and_cached(fake_mnist, data_cache):
     assert q["frechet_distance"] > 0 and 1 <= q["classifier_score"] <= 10
 
 
+def test_the_classifier_is_the_same_whatever_the_thread_count(fake_mnist, data_cache):
+    from infogan.metrics.quality import train_classifier, weights_sha256
+
+    x, y = data.load("mnist", "train", fake_mnist)
+    shas, before = set(), torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            shas.add(weights_sha256(train_classifier(x, y, epochs=1)))
+    finally:
+        torch.set_num_threads(before)
+    assert len(shas) == 1
+
+
+def test_the_quality_report_says_whether_its_classifier_is_the_reference(fake_mnist, data_cache, monkeypatch):
+    from infogan.metrics import quality
+
+    x, y = data.load("mnist", "train", fake_mnist)
+    net = get_classifier("mnist", x, y)
+    xt, _ = data.load("mnist", "test", fake_mnist)
+    ctx = type("Ctx", (), {"dataset": "mnist", "train_split": lambda self: (x, y), "model": InfoGAN("z8,cat10", width=0.125),
+                           "images": xt, "labels": data.load("mnist", "test", fake_mnist)[1], "n_samples": 200, "seed": 0})()
+    assert quality.quality_metric(ctx)["classifier"]["reference"] is None  # no reference for fabricated data
+    monkeypatch.setitem(quality.REFERENCE, net.key, "0" * 64)
+    result = quality.quality_metric(ctx)
+    assert result["classifier"]["reference"] is False and "not the reference" in quality.lines(result)[-1]
+    monkeypatch.setitem(quality.REFERENCE, net.key, quality.weights_sha256(net))
+    assert quality.quality_metric(ctx)["classifier"]["reference"] is True
+
+
 def test_baseline_learns_the_fabricated_classes(fake_mnist, capsys):
     assert main(["baseline", "--preset", "tiny", "--epochs", "20", "--batch-size", "32", "--data-dir", str(fake_mnist),
                  "--json"]) == 0

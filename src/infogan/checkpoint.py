@@ -39,7 +39,8 @@ def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict) -
     for pid, st in sd["state"].items():
         for k, v in st.items():
             tensors[f"{prefix}.{pid}.{k}"] = torch.as_tensor(v).detach().clone().cpu().contiguous()
-    return {"param_groups": sd["param_groups"], "state_keys": {str(p): sorted(s) for p, s in sd["state"].items()}}
+    groups = [{k: float(v) if torch.is_tensor(v) else v for k, v in g.items()} for g in sd["param_groups"]]
+    return {"param_groups": groups, "state_keys": {str(p): sorted(s) for p, s in sd["state"].items()}}
 
 
 def _unflatten_optimizer(prefix: str, meta: dict, tensors: dict) -> dict:
@@ -56,9 +57,12 @@ IMPLEMENTATION_KEYS = ("fused", "foreach", "capturable")
 
 def _load_optimizer(opt: torch.optim.Optimizer, state: dict) -> None:
     own = [{k: g[k] for k in IMPLEMENTATION_KEYS if k in g} for g in opt.param_groups]
+    rates = [g["lr"] if torch.is_tensor(g["lr"]) else None for g in opt.param_groups]  # a schedule's tensor rate
     opt.load_state_dict(state)
-    for group, keys in zip(opt.param_groups, own):
+    for group, keys, rate in zip(opt.param_groups, own, rates):
         group.update(keys)
+        if rate is not None:  # stays the same tensor (a CUDA graph may hold it), with the saved value
+            group["lr"] = rate.fill_(float(group["lr"]))
     place_adam_step_counts(opt)
 
 

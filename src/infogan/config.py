@@ -50,6 +50,12 @@ class TrainConfig:
                                 in_name="lcont")
     invariance: float = option(0.0, "weight of the categorical codes' invariance to small affine/stroke "
                                     "changes (augment.py; 0 = the paper)", "objective", in_name="inv")
+    consistency: float = option(0.0, "weight of Q's consistency on real images: the mutual information of its "
+                                      "classes of x and of a transformed T(x) (IIC; 0 = off)", "objective",
+                                in_name="cons")
+    self_label: float = option(0.0, "weight of self-labelling: Q's confident classes of real images as the "
+                                     "targets of their transformed copies (0 = off)", "objective", in_name="self")
+    self_label_threshold: float = option(0.95, "the confidence Q needs for a self-label", "objective")
     cr: float = option(0.0, "weight of InfoGAN-CR's contrastive regulariser on the continuous codes (cr.py; 0 = off)",
                        "objective", in_name="cr")
     cr_start: float = option(0.0, "fraction of the run before the contrastive regulariser turns on", "objective")
@@ -60,6 +66,10 @@ class TrainConfig:
     lr_g: float = option(1e-3, "Adam learning rate of G", "training", in_name="lrg")
     beta1: float = option(0.5, "Adam beta1", "training")
     beta2: float = option(0.999, "Adam beta2", "training")
+    lr_decay: float = option(0.0, "both learning rates fall linearly to 0 over this last fraction of the run "
+                                  "(0 = constant)", "training", in_name="lrdecay")
+    ema: float = option(0.0, "decay of an exponential moving average of the weights, which the saved model, "
+                             "the pictures and the evaluation use (0 = off)", "training", in_name="ema")
     # length: max_steps wins when given; otherwise epochs over the training set
     epochs: int = option(5, "epochs over the training set", "length")
     max_steps: int | None = option(None, "train this many steps (overrides --epochs)", "length")
@@ -178,6 +188,9 @@ def validate(cfg: TrainConfig) -> None:
         (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)"),
         (cfg.lambda_cat >= 0 and cfg.lambda_cont >= 0, "lambdas must be >= 0"),
         (cfg.invariance >= 0, "--invariance must be >= 0"),
+        (cfg.consistency >= 0 and cfg.self_label >= 0, "--consistency and --self-label must be >= 0"),
+        (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),
+        (0 <= cfg.lr_decay <= 1 and 0 <= cfg.ema < 1, "--lr-decay must be in [0, 1] and --ema in [0, 1)"),
         (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),
         (cfg.width > 0, "--width must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),

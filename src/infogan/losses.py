@@ -68,6 +68,35 @@ def invariance_loss(spec: LatentSpec, q_out: torch.Tensor, codes: dict[str, torc
                 for code in spec.categorical), q_out.sum() * 0.0)
 
 
+def consistency_loss(spec: LatentSpec, q_x: torch.Tensor, q_tx: torch.Tensor) -> torch.Tensor:
+    """sum over categorical codes of -lambda_j * I(y; y'), where y is Q's class of a real image
+    x and y' its class of T(x) (IIC, Ji et al. 2019): the joint P(y, y') is the batch's mean of
+    Q(y|x) Q(y'|T(x))^T, symmetrised. Maximising I rewards agreement (H(y|y') -> 0) and
+    balanced classes (H(y) -> log K) at once, so agreement cannot collapse to one class."""
+    a, b = spec.split_q(q_x.float()), spec.split_q(q_tx.float())
+    total = q_x.sum() * 0.0
+    for code in spec.categorical:
+        p, pt = a[code.name][0].softmax(1), b[code.name][0].softmax(1)
+        joint = p.T @ pt / len(p)  # (K, K)
+        joint = ((joint + joint.T) / 2).clamp_min(1e-8)
+        mi = (joint * (joint.log() - joint.sum(1, keepdim=True).log() - joint.sum(0, keepdim=True).log())).sum()
+        total = total - code.lam * mi
+    return total
+
+
+def self_label_loss(spec: LatentSpec, q_x: torch.Tensor, q_tx: torch.Tensor, threshold: float) -> torch.Tensor:
+    """sum over categorical codes of lambda_j * E[1{max Q(y|x) >= threshold} CE(Q(y|T(x)), argmax Q(y|x))]:
+    Q's confident classes of real images become the targets of their transformed copies (FixMatch's
+    pseudo-labels, without labels)."""
+    a, b = spec.split_q(q_x.float()), spec.split_q(q_tx.float())
+    total = q_x.sum() * 0.0
+    for code in spec.categorical:
+        confidence, target = a[code.name][0].detach().softmax(1).max(1)
+        ce = F.cross_entropy(b[code.name][0], target, reduction="none")
+        total = total + code.lam * (ce * (confidence >= threshold)).mean()
+    return total
+
+
 def mi_bounds(spec: LatentSpec, nll: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """H(c_j) - NLL_j per code: the variational lower bound on I(c_j; G(z, c))."""
     return {code.name: code.entropy - nll[code.name] for code in spec.codes}

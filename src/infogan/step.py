@@ -20,10 +20,11 @@ from .augment import apply as apply_augmentation
 from .config import TrainConfig
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
-from .losses import d_loss, g_loss, info_loss, invariance_loss, mi_bounds
+from .losses import consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds, self_label_loss
 from .model import InfoGAN, to_model_range
 from .nets import split_batches
-from .optim import ADAM_KERNEL_OPTIONS, make_optimizers, step_unless
+from .ema import EMA
+from .optim import adam, lr_factor, make_optimizers, set_lr, step_unless
 
 
 def pick_device(name: str) -> torch.device:
@@ -33,24 +34,34 @@ def pick_device(name: str) -> torch.device:
 
 
 def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device,
-                     with_pairs: bool = False):
+                     with_pairs: bool = False) -> dict:
     """One step's random inputs, all from one generator on the training device (so nothing
     is copied from the host per step, and a resumed run repeats them): noise z, the codes,
-    the invariance term's transformation and the contrastive regulariser's pairs (None when
-    they are off)."""
+    the invariance term's transformation of the fakes, the transformation of the real images
+    (--consistency, --self-label) and the contrastive regulariser's pairs (each None when off),
+    by train_step's argument names."""
     z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
-    aug = pair = None
+    inputs = {"z": z, "codes": codes, "aug": None, "real_aug": None, "pair": None}
+    size = model.image_shape[-1]
     if cfg.invariance > 0 and model.spec.categorical:
-        aug = Augmentation().sample(cfg.batch_size, model.image_shape[-1], generator, device)
+        inputs["aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
+    if reads_real_images(cfg, model):
+        inputs["real_aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
     if with_pairs:
-        pair = sample_pairs(model.spec, cfg.batch_size, generator, device)
-    return z, codes, aug, pair
+        inputs["pair"] = sample_pairs(model.spec, cfg.batch_size, generator, device)
+    return inputs
+
+
+def reads_real_images(cfg: TrainConfig, model: InfoGAN) -> bool:
+    """Whether Q also reads real images (and their transformed copies) in D's phase."""
+    return (cfg.consistency > 0 or cfg.self_label > 0) and bool(model.spec.categorical)
 
 
 def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
                codes: dict[str, torch.Tensor], aug=None, invariance: float = 0.0,
                amp_dtype: torch.dtype | None = None, g_net=None, d_net=None,
-               pair=None, H=None, opt_h=None, cr: float = 0.0) -> dict[str, torch.Tensor]:
+               pair=None, H=None, opt_h=None, cr: float = 0.0, real_aug=None, consistency: float = 0.0,
+               self_label: float = 0.0, self_label_threshold: float = 0.95) -> dict[str, torch.Tensor]:
     """One D phase and one G phase; returns detached loss tensors (no host sync).
 
     D's phase runs D on real and fake images as one batch with per-chunk batch norm
@@ -65,6 +76,9 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     runs the plain model.D.
     pair (cr.sample_pairs), H and opt_h add the contrastive regulariser (cr.py): weight cr in
     G's loss, and H's own update on the same pairs.
+    real_aug (a transformation of the real images) lets Q read real images too, in D's phase:
+    weight `consistency` on the IIC term between Q(x) and Q(T(x)), weight `self_label` on
+    Q's confident classes of x as targets for T(x) (losses.py); they train Q and the trunk.
     """
     spec, B = model.spec, x_real.shape[0]
     amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
@@ -72,17 +86,29 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
         x_fake = (model.G if g_net is None else g_net)(spec.join(z, codes))  # (B, C, H, W)
         x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
 
-    # D phase: D and Q (with the trunk) on real and on detached fake images; Q is not asked
-    # about real images, and normalises fakes and transformed fakes as one batch (as in G's phase)
+    # D phase: D and Q (with the trunk) on real and on detached fake images, one batch with
+    # batch norm per chunk. Q normalises fakes and transformed fakes as one group (as in G's
+    # phase); when it reads real images too, they and their transformed copies are a group of
+    # their own, before the fakes: [x, T(x)] + [fake, T(fake)]
     with amp():
-        parts = [x_real, x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
+        real = [x_real] + ([apply_augmentation(x_real, *real_aug)] if real_aug is not None else [])
+        parts = real + [x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
         with split_batches(model.D, len(parts)):
-            logits, q_all = (model.D if d_net is None else d_net)(torch.cat(parts), q_from=B)
-        logit_real, logit_fake = logits[:B], logits[B:2 * B]
+            logits, q_all = (model.D if d_net is None else d_net)(
+                torch.cat(parts), q_from=0 if real_aug is not None else B, q_groups=1 + (real_aug is not None))
+        logit_real, logit_fake = logits[:B], logits[len(real) * B : (len(real) + 1) * B]
+        q_real, q_all = (q_all[: 2 * B], q_all[2 * B :]) if real_aug is not None else (None, q_all)
     loss_info_d, nll = info_loss(spec, q_all[:B], codes)
     loss_inv_d = invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
     loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
     total_d = loss_adv_d + loss_info_d + loss_inv_d
+    real_losses = {}
+    if consistency > 0 and q_real is not None:
+        real_losses["loss_consistency"] = consistency_loss(spec, q_real[:B], q_real[B:])
+        total_d = total_d + consistency * real_losses["loss_consistency"]
+    if self_label > 0 and q_real is not None:
+        real_losses["loss_self_label"] = self_label_loss(spec, q_real[:B], q_real[B:], self_label_threshold)
+        total_d = total_d + self_label * real_losses["loss_self_label"]
     bad_d = ~torch.isfinite(total_d)  # a non-finite loss skips the update (see Trainer: --on-nan)
     opt_d.zero_grad(set_to_none=True)
     total_d.backward()
@@ -119,6 +145,7 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     out["skipped/D"], out["skipped/G"] = bad_d.float(), bad_g.float()
     if loss_cr is not None:
         out["loss_cr"] = loss_cr.detach()
+    out.update({k: v.detach() for k, v in real_losses.items()})
     return out
 
 
@@ -200,8 +227,9 @@ class Stepper:
                 self.H = pair_discriminator(self.model).to(self.device).train()
             except ValueError as e:
                 raise InfoGANError(f"--cr: {e}") from None
-            self.opt_h = torch.optim.Adam(self.H.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2),
-                                          **ADAM_KERNEL_OPTIONS[cfg.adam])
+            self.opt_h = adam(self.H.parameters(), cfg.lr_d, cfg)
+        # the weights' moving average (--ema): what is saved and evaluated; None when off
+        self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
         # rank 0 draws what a single process draws; the others their own streams
         self.latent_gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1 + 1_000_003 * self.group.rank)
         # the gradient-averaging wrappers (the nets themselves in a single process)
@@ -222,19 +250,30 @@ class Stepper:
     def cr_on(self, step: int) -> bool:
         return self.H is not None and step >= self.cfg.cr_start * self.total_steps
 
-    def _step(self, x_real, z, codes, aug, pair) -> dict[str, torch.Tensor]:
-        return train_step(self.model, self.opt_d, self.opt_g, x_real, z, codes, aug=aug,
-                          invariance=self.cfg.invariance, amp_dtype=self.amp_dtype,
-                          g_net=self.g_net, d_net=self.d_net, pair=pair, H=self.H, opt_h=self.opt_h, cr=self.cfg.cr)
+    def _step(self, x_real, inputs: dict) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        return train_step(self.model, self.opt_d, self.opt_g, x_real, **inputs, invariance=cfg.invariance,
+                          amp_dtype=self.amp_dtype, g_net=self.g_net, d_net=self.d_net, H=self.H,
+                          opt_h=self.opt_h, cr=cfg.cr, consistency=cfg.consistency, self_label=cfg.self_label,
+                          self_label_threshold=cfg.self_label_threshold)
 
     def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
         """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
         The returned loss tensors may be overwritten by the next step: add, don't keep."""
         x_real = self.sampler.batch(step)
         with_pairs = self.cr_on(step)
-        z, codes, aug, pair = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device, with_pairs)
+        inputs = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device, with_pairs)
         if self.graph is not None and with_pairs != self.graph_with_pairs:
             self.make_graph(with_pairs)
+        if self.cfg.lr_decay > 0:
+            factor = lr_factor(step, self.total_steps, self.cfg.lr_decay)
+            for opt, lr in ((self.opt_d, self.cfg.lr_d), (self.opt_g, self.cfg.lr_g), (self.opt_h, self.cfg.lr_d)):
+                if opt is not None:
+                    set_lr(opt, lr * factor)
         if self.graph is None or eager:
-            return self._step(x_real, z, codes, aug, pair)
-        return self.graph(x_real, z, codes, aug, pair)
+            out = self._step(x_real, inputs)
+        else:
+            out = self.graph(x_real, inputs)
+        if self.ema is not None:
+            self.ema.update(self.model, step)
+        return out

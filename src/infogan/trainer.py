@@ -58,9 +58,19 @@ class Trainer(Stepper):
             truncate_stats(folder.stats_file, self.step)  # a restarted run logs each step once
 
     # ------------------------------------------------------------------ checkpoints
+    @property
+    def final(self) -> InfoGAN:
+        """The model that is saved, drawn and evaluated: the weights' average (--ema) or the weights."""
+        return self.ema.model if self.ema is not None else self.model
+
     def extras(self) -> tuple[dict, dict]:
         """The networks and optimisers a checkpoint holds beside G, D and their optimisers."""
-        return ({"H": self.H}, {"opt_h": self.opt_h}) if self.H is not None else ({}, {})
+        modules, optimizers = {}, {}
+        if self.H is not None:
+            modules["H"], optimizers["opt_h"] = self.H, self.opt_h
+        if self.ema is not None:
+            modules["ema"] = self.ema.model
+        return modules, optimizers
 
     def restore(self, ckpt: Path) -> None:
         modules, optimizers = self.extras()
@@ -201,7 +211,7 @@ class Trainer(Stepper):
         return row
 
     def write_samples(self, tag: str) -> Path:
-        images, nrow = viz.category_grid(self.model, seed=self.cfg.seed + 12345)
+        images, nrow = viz.category_grid(self.final, seed=self.cfg.seed + 12345)
         path = viz.save_grid(images, self.folder.sample_grid(tag), nrow)
         self.tb.add_image("samples", viz.grid_tensor(images, nrow), self.step)
         return path
@@ -215,8 +225,11 @@ class Trainer(Stepper):
         line += "".join(f" {k} {row[k]:.3f}" for k in ("loss_D", "loss_G") if k in row)
         line += "".join(f" {k} {v:.3f}" for k, v in row.items() if k.startswith("mi/"))
         if self.heldout is not None and self.model.spec.categorical:
-            scores = categorical_scores(self.model, *self.heldout)
+            scores = categorical_scores(self.final, *self.heldout)
             accs = {f"acc/{k}": round(v["accuracy"], 4) for k, v in scores.items()}
+            if self.ema is not None:  # the live weights' too: what the average smooths
+                accs.update({f"live_acc/{k}": round(v["accuracy"], 4)
+                             for k, v in categorical_scores(self.model, *self.heldout).items()})
             self.log_row({"step": self.step, "epoch": epoch, **accs})
             line += "".join(f" {k} {v:.4f}" for k, v in accs.items())
         tqdm.write(line + (f", {row['images_per_s']:.0f} images/s" if "images_per_s" in row else ""))
@@ -229,7 +242,7 @@ class Trainer(Stepper):
         values = torch.linspace(-2, 2, 9)
         for code in self.model.spec.codes:
             if code.kind == "cont":
-                imgs, nrow = viz.continuous_traversal(self.model, code.name, values, seed=self.cfg.seed + 12345)
+                imgs, nrow = viz.continuous_traversal(self.final, code.name, values, seed=self.cfg.seed + 12345)
                 viz.save_grid(imgs, self.folder.traverse_png(code.name), nrow)
         viz.plot_stats(self.folder.stats_file, self.folder.losses_png, self.model.spec)
 
@@ -273,10 +286,10 @@ class Trainer(Stepper):
             bar.close()
             self.stats.close()
             self.tb.flush()
-        self.model.save_pretrained(self.folder.model_dir)
+        self.final.save_pretrained(self.folder.model_dir)
         self.write_final_pictures()
         self.tb.close()
-        return self.model
+        return self.final
 
     def _run_without_writing(self) -> InfoGAN:
         """Ranks other than 0 of a torchrun job: the same steps; rank 0 writes the run folder
@@ -285,7 +298,7 @@ class Trainer(Stepper):
         while self.step < self.total_steps:
             self.step_once(self.step)
             self.step += 1
-        return self.model
+        return self.final
 
 
 def truncate_stats(path: Path, step: int) -> None:

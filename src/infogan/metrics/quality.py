@@ -2,8 +2,12 @@
 
 Protocol (documented in the README):
   - a small CNN (2 conv + 2 FC, 128-d penultimate layer) is trained by infogan itself on the
-    dataset's *training* split for 2 epochs with a fixed seed, and cached under
-    $INFOGAN_DATA/classifiers/<dataset>-<sha of the training images>.safetensors;
+    dataset's *training* split for 2 epochs with a fixed seed on one thread (so the same
+    floating-point sums on every machine), and cached under
+    $INFOGAN_DATA/classifiers/<dataset>-<sha of the training images>.safetensors; the SHA-256
+    of its weights is reported and checked against the reference (REFERENCE below: the
+    classifier behind the README's figures), so a Frechet distance says whether it can be
+    compared with them;
   - Frechet distance ("FD") between Gaussians fitted to the 128-d features of the 10,000
     *test* images and of 10,000 generated samples (all codes drawn from their priors);
   - classifier score ("CS", the Inception-score analogue): exp(E_x KL(p(y|x) || p(y))) over the
@@ -27,7 +31,13 @@ from ..data import cache_root
 from ..model import to_model_range
 from .registry import Column, EvalContext, Metric
 
-CLASSIFIER_VERSION = 1
+CLASSIFIER_VERSION = 2  # 2: trained on one thread
+# SHA-256 of the reference classifiers' weights (weights_sha256), keyed by the cache key:
+# measured on this project's machine (PyTorch 2.14.1, x86-64 with AVX-512) with the README's figures
+REFERENCE: dict[str, str] = {
+    "mnist-v2-741c988805d008ac": "0c6634bfdbc1f08c33b0a749021ddb4c3eba5b25c203f67e1fb2093fc995941b",
+    "fashion-mnist-v2-2e487a6c89124f78": "fc069489932743b882eccdd3652d0ae2d0a29e1c487925a45e31cba3a81e20ed",
+}
 
 
 class FeatureNet(nn.Module):
@@ -71,14 +81,37 @@ def fit_supervised(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, o
 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int = 2, seed: int = 0) -> FeatureNet:
-    torch.manual_seed(seed)
-    net = FeatureNet(images.shape[1], int(labels.max()) + 1)
-    return fit_supervised(net, images, labels, torch.optim.Adam(net.parameters(), lr=1e-3), epochs, 128, seed)
+    """Trained on one thread whatever the process uses: another thread count sums in another
+    order, and the weights (and every Frechet distance) would change with it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(seed)
+        net = FeatureNet(images.shape[1], int(labels.max()) + 1)
+        return fit_supervised(net, images, labels, torch.optim.Adam(net.parameters(), lr=1e-3), epochs, 128, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def weights_sha256(net: nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(net.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def get_classifier(dataset: str, train_images: torch.Tensor, train_labels: torch.Tensor) -> FeatureNet:
-    """The cached feature classifier for this dataset, training it once if needed."""
-    path = cache_root() / "classifiers" / f"{_key(dataset, train_images)}.safetensors"
+    """The cached feature classifier for this dataset, training it once if needed; its
+    `key` attribute names it (the cache key) for the reference check."""
+    key = _key(dataset, train_images)
+    net = _cached_classifier(key, train_images, train_labels)
+    net.key = key
+    return net
+
+
+def _cached_classifier(key: str, train_images: torch.Tensor, train_labels: torch.Tensor) -> FeatureNet:
+    path = cache_root() / "classifiers" / f"{key}.safetensors"
     net = FeatureNet(train_images.shape[1], int(train_labels.max()) + 1)
     if path.is_file():
         try:
@@ -132,12 +165,19 @@ def quality_metric(ctx: EvalContext) -> dict:
     net = get_classifier(ctx.dataset, *ctx.train_split())
     result = sample_quality(ctx.model, net, ctx.images, n=ctx.n_samples, seed=ctx.seed)
     result["classifier_accuracy"] = float((features(net, ctx.images)[1].argmax(1) == ctx.labels.numpy()).mean())
+    sha = weights_sha256(net)
+    result["classifier"] = {"key": net.key, "weights_sha256": sha,
+                            "reference": None if net.key not in REFERENCE else sha == REFERENCE[net.key]}
     return result
 
 
 def lines(q: dict) -> list[str]:
-    return [f"samples: Frechet distance {q['frechet_distance']:.2f}, classifier score {q['classifier_score']:.2f} "
-            f"(real images: {q['classifier_score_real']:.2f}; classifier accuracy {q['classifier_accuracy']:.4f})"]
+    out = [f"samples: Frechet distance {q['frechet_distance']:.2f}, classifier score {q['classifier_score']:.2f} "
+           f"(real images: {q['classifier_score_real']:.2f}; classifier accuracy {q['classifier_accuracy']:.4f})"]
+    if q.get("classifier", {}).get("reference") is False:
+        out.append("note: this machine's feature classifier is not the reference one (its weights differ), so these "
+                   "sample-quality figures do not compare with the README's")
+    return out
 
 
 METRIC = Metric(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import LEAK, Family, SplitBatchNorm1d, SplitBatchNorm2d, scaled
+from .common import LEAK, Family, SplitBatchNorm1d, SplitBatchNorm2d, per_group, scaled
 from .mnist import Generator
 
 POSE_IN, POSE_OUT = 8, 16  # primary and class capsule dimensions (CapsNet's)
@@ -101,11 +101,11 @@ class CapsuleDiscriminator(nn.Module):
         B = h.shape[0]
         return h.view(B, self.types, POSE_IN, 16).transpose(2, 3).reshape(B, self.types * 16, POSE_IN)
 
-    def forward(self, x: torch.Tensor, q_from: int = 0):
+    def forward(self, x: torch.Tensor, q_from: int = 0, q_groups: int = 1):
         poses = self._poses(self.trunk(x))
         features = self.features(poses.flatten(1))
         u = squash(poses)
-        cont = self.cont_head(features[q_from:]) if self.cont_head is not None else None
+        cont = per_group(self.cont_head, features[q_from:], q_groups) if self.cont_head is not None else None
         parts, cat_i, cont_i = [], 0, 0
         for kind, n in self.q_layout:  # Q's output in the spec's layout
             if kind == "cat":

@@ -87,10 +87,16 @@ class Discriminator(nn.Module):
             nn.Linear(q, max(q_dim, 1)),
         )
 
-    def forward(self, x: torch.Tensor, q_from: int = 0):
-        """(real/fake logits (B,), Q's output (B - q_from, q_dim)): Q reads rows q_from: only."""
+    def forward(self, x: torch.Tensor, q_from: int = 0, q_groups: int = 1):
+        """(real/fake logits (B,), Q's output (B - q_from, q_dim)): Q reads rows q_from: only,
+        in q_groups equal groups that its batch norm normalises separately."""
         h = self.trunk(x)  # (B, features)
-        return self.d_head(h).squeeze(1), self.q_head(h[q_from:])
+        return self.d_head(h).squeeze(1), per_group(self.q_head, h[q_from:], q_groups)
+
+
+def per_group(fn, h: torch.Tensor, groups: int) -> torch.Tensor:
+    """fn on each of `groups` equal chunks of h's rows, concatenated (batch norm per chunk)."""
+    return fn(h) if groups == 1 else torch.cat([fn(c) for c in h.chunk(groups)])
 
 
 def init_weights(module: nn.Module) -> None:

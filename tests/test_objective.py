@@ -1,0 +1,128 @@
+"""The terms beyond the paper's objective: Q's consistency and self-labelling on real images, the
+weights' moving average and the learning-rate schedule. Each reaches what it should and nothing
+else, is zero where it should be, and resumes exactly."""
+
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from infogan import InfoGAN, LatentSpec
+from infogan.augment import Augmentation
+from infogan.augment import apply as apply_augmentation
+from infogan.cli import main
+from infogan.config import resolve
+from infogan.ema import EMA
+from infogan.losses import consistency_loss, self_label_loss
+from infogan.optim import lr_factor
+from infogan.run import Run
+from infogan.step import Stepper
+
+SPEC = LatentSpec.parse("cat4,cont1")
+
+
+def logits(classes, confident=20.0):
+    """Q outputs whose categorical part puts `confident` logits on the given classes."""
+    q = torch.zeros(len(classes), SPEC.q_dim)
+    q[torch.arange(len(classes)), classes] = confident
+    return q
+
+
+def test_consistency_is_minus_log_k_for_balanced_agreement_and_zero_without_information():
+    balanced = torch.arange(4).repeat(16)
+    assert consistency_loss(SPEC, logits(balanced), logits(balanced)).item() == pytest.approx(-math.log(4), abs=1e-3)
+    collapsed = torch.zeros(64, dtype=torch.long)  # agreement on one class says nothing
+    assert consistency_loss(SPEC, logits(collapsed), logits(collapsed)).item() == pytest.approx(0, abs=1e-3)
+    uniform = torch.zeros(64, SPEC.q_dim)
+    assert consistency_loss(SPEC, uniform, uniform).item() == pytest.approx(0, abs=1e-6)
+    # a consistent relabelling (T(x) always one class on) informs, but the symmetrised joint
+    # splits its mass over (k, k+1) and (k+1, k): half the bits, so agreeing classes are preferred
+    shifted = consistency_loss(SPEC, logits(balanced), logits((balanced + 1) % 4)).item()
+    assert shifted == pytest.approx(-math.log(2), abs=1e-3)
+    shuffled = consistency_loss(SPEC, logits(balanced), logits(balanced[torch.randperm(64, generator=torch.Generator().manual_seed(0))]))
+    assert -math.log(4) < shuffled.item() < -0.05  # partial information in between
+
+
+def test_self_labels_need_confidence_and_teach_only_the_transformed_copy():
+    x_cls, tx_cls = torch.tensor([0, 1, 2, 3]), torch.tensor([1, 1, 2, 0])
+    q_x, q_tx = logits(x_cls).requires_grad_(), logits(tx_cls, 2.0).requires_grad_()
+    loss = self_label_loss(SPEC, q_x, q_tx, threshold=0.95)
+    assert loss.item() > 0
+    loss.backward()
+    assert q_x.grad.abs().sum() == 0 and q_tx.grad.abs().sum() > 0  # the targets are not trained on
+    unsure = self_label_loss(SPEC, logits(x_cls, 1.0), q_tx.detach(), threshold=0.95)
+    assert unsure.item() == 0  # nothing confident enough: no target at all
+
+
+def test_q_on_real_images_trains_the_trunk_and_q_but_not_d_head_nor_g():
+    torch.manual_seed(0)
+    model = InfoGAN("z8,cat10,cont2", width=0.125)
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    theta, morph = Augmentation().sample(16, 28, torch.Generator().manual_seed(1))
+    _, q = model.D(torch.cat([x, apply_augmentation(x, theta, morph)]), q_groups=2)
+    (consistency_loss(model.spec, q[:16], q[16:]) + self_label_loss(model.spec, q[:16], q[16:], 0.0)).backward()
+    for name, module in (("trunk", model.D.trunk), ("Q head", model.D.q_head)):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()), name
+    assert model.D.d_head.weight.grad is None and all(p.grad is None for p in model.G.parameters())
+
+
+def _stepper(**options):
+    cfg = resolve("tiny", {"invariance": 1.0, **options})
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return Stepper(cfg, images, torch.device("cpu"))
+
+
+def test_the_terms_are_off_by_default_and_change_the_step_when_on():
+    plain = _stepper()
+    assert plain.step_once(0).keys().isdisjoint({"loss_consistency", "loss_self_label"})
+    on = _stepper(consistency=1.0, self_label=1.0, self_label_threshold=0.1)
+    out = on.step_once(0)
+    assert {"loss_consistency", "loss_self_label"} <= out.keys() and out["loss_self_label"] > 0
+    same = _stepper(consistency=0.0, self_label=0.0)  # a weight of 0 is the plain step, draw for draw
+    same.step_once(0)
+    for a, b in zip(same.model.state_dict().values(), plain.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_ema_averages_with_a_warm_up_and_is_what_is_saved(fake_mnist, tmp_path):
+    model = InfoGAN("z4,cat3", width=0.125)
+    ema = EMA(model, decay=0.9)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    before = next(ema.model.parameters()).clone()
+    ema.update(model, step=0)  # warm-up: d = 1/10, so nine tenths of the way to the weights
+    after, target = next(ema.model.parameters()), next(model.parameters())
+    assert torch.allclose(after, before + 0.9 * (target - before))
+    assert main(["train", "--preset", "tiny", "--max-steps", "6", "--ema", "0.99", "--no-progress", "--no-eval",
+                 "--data-dir", str(fake_mnist), "--outdir", str(tmp_path)]) == 0
+    run = Run.numbered(tmp_path)[0]
+    saved = load_file(str(run.model_dir / "model.safetensors"))
+    ckpt = load_file(str(run.latest_checkpoint() / "state.safetensors"))
+    assert all(torch.equal(saved[k], ckpt[f"module.ema.{k}"]) for k in saved)  # the average, not the weights
+    assert any(not torch.equal(saved[k], ckpt[f"model.{k}"]) for k in saved if "running" not in k)
+
+
+def test_the_learning_rate_schedule():
+    assert [lr_factor(s, 100, 0.0) for s in (0, 99)] == [1.0, 1.0]
+    assert [lr_factor(s, 100, 0.5) for s in (0, 49, 50, 75, 100)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    stepper = _stepper(lr_decay=0.5, max_steps=10)
+    for step in range(8):
+        stepper.step_once(step)
+    assert float(stepper.opt_g.param_groups[0]["lr"]) == pytest.approx(1e-3 * 3 / 5)
+
+
+def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
+    flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--ema", "0.9",
+             "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
+    assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
+                 "--outdir", str(tmp_path)]) == 0
+    run = Run.numbered(tmp_path)[0]
+    assert run.name == "00000-tiny-cons1-self1-lrdecay0.5-ema0.9"
+    uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
+    # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
+    assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),
+                 *flags[-4:]]) == 0
+    resumed = load_file(str(run.model_dir / "model.safetensors"))
+    assert all(torch.equal(uninterrupted[k], resumed[k]) for k in uninterrupted)
