@@ -164,9 +164,10 @@ class LoopProcess:
 
 def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repeats: int = 5, device: str = "cpu",
           scaling: tuple[int, ...] = (32, 64, 128, 256, 512), reference: bool = True, peak_size: int = 2048,
-          threads: int | None = None, **options) -> dict:
+          threads: int | None = None, compare: str | None = None, **options) -> dict:
     """Time the preset's step against the textbook loop; options: TrainConfig speed options
-    (and invariance) by name. Returns what `infogan bench --json` prints."""
+    (and invariance) by name; compare: another preset whose step is timed in the same turns
+    (e.g. the capsule networks against the paper's). Returns what `infogan bench --json` prints."""
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise InfoGANError("--device cuda: no CUDA device is available")
     options = {**{k: v for k, v in options.items() if v is not None}, "device": device}
@@ -184,6 +185,9 @@ def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repea
     try:
         if reference:
             loops["reference"] = LoopProcess({**job, "loop": "reference"})
+        if compare:
+            resolve(compare)  # a one-line error for an unknown preset, before its process starts
+            loops["compare"] = LoopProcess({**job, "preset": compare, "loop": "ours"})
         for loop in loops.values():  # warm-up: allocator, kernels, first-step Adam state
             loop.time(5)
         times = {k: [] for k in loops}
@@ -221,6 +225,9 @@ def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repea
         "peak_memory_mb": round(memory["ours"], 1),
         "reference_peak_memory_mb": round(memory["reference"], 1) if "reference" in memory else None,
     }
+    if compare:  # the other preset's step, timed in the same turns
+        result["compare"] = {"preset": compare, "images_per_second": round(batch_size / step_s["compare"], 1),
+                             "ratio": round(step_s["compare"] / step_s["ours"], 3)}
     rows = []
     for b in scaling:
         loop = LoopProcess({**job, "loop": "ours", "options": {**job["options"], "batch_size": b}})
@@ -242,6 +249,10 @@ def format_result(r: dict) -> str:
     if r["speedup"]:
         lines.append(f"  textbook loop     {r['reference_images_per_second']:>9.1f} images/s   peak "
                      f"{r['reference_peak_memory_mb']:.0f} MB   speedup x{r['speedup']}")
+    if r.get("compare"):
+        c = r["compare"]
+        lines.append(f"  {c['preset'] + ' step':<17} {c['images_per_second']:>9.1f} images/s   {r['preset']} runs at "
+                     f"{c['ratio']:.0%} of its rate")
     kf = r["kernel_floor_ms"]
     lines.append(f"  kernel floor      {r['floor_images_per_second']:>9.1f} images/s   ({kf['products']:.1f} ms of "
                  f"products + {kf['optimiser']:.1f} ms of optimiser per step, each run alone)"

@@ -96,3 +96,94 @@ def test_train_and_baseline_through_the_cli(fake_mnist, tmp_path, capsys):
                  "--data-dir", str(fake_mnist), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["encoder"].startswith("capsule D") and result["test_accuracy"] > 0.5
+
+
+def test_routing_on_a_hand_computed_case():
+    """Two inputs, two outputs, 1-D poses: W makes input 0 predict (1, 0) and input 1 predict
+    (0, 1) for output 0, and both predict (0, 0) for output 1; followed by hand."""
+    caps = RoutedCapsules(n_in=2, n_out=2, iterations=2, in_dim=1, out_dim=2)
+    with torch.no_grad():
+        caps.weight.zero_()
+        caps.weight[0, 0, 0] = 1.0  # u_00 = (1, 0) x u_0
+        caps.weight[1, 0, 1] = 1.0  # u_10 = (0, 1) x u_1
+    u = torch.tensor([[[2.0], [1.0]]])  # (B=1, 2 inputs, 1-D)
+    v, logit = caps(u)
+    # iteration 1: couplings 1/2 each: s_0 = ((2, 0) + (0, 1)) / 2 = (1, 0.5), s_1 = 0
+    s0 = torch.tensor([1.0, 0.5])
+    v0 = s0 * (s0 @ s0) / ((1 + s0 @ s0) * torch.sqrt(s0 @ s0))
+    # agreement: b_00 = u_00 . v_0 = 2 v0[0], b_10 = u_10 . v_0 = v0[1]; b_i1 = 0
+    c00, c10 = torch.sigmoid(2 * v0[0]), torch.sigmoid(v0[1])  # softmax over two outputs with b_i1 = 0
+    s0 = torch.stack([c00 * 2, c10 * 1])
+    expect = s0 * (s0 @ s0) / ((1 + s0 @ s0) * torch.sqrt(s0 @ s0))
+    assert torch.allclose(v[0, 0], expect, atol=1e-6) and torch.allclose(v[0, 1], torch.zeros(2), atol=1e-6)
+    assert torch.allclose(logit[0, 0], torch.log(s0 @ s0), atol=1e-5)
+
+
+def test_the_capsule_generator_shapes_and_gradients():
+    from infogan.nets.caps import CapsuleGenerator
+
+    G = CapsuleGenerator(in_dim=20, channels=1, width=0.125, n_classes=10)
+    latent = torch.randn(6, 20, requires_grad=True)
+    classes = G.class_capsules(latent)
+    assert classes.shape == (6, 10, 16) and classes.norm(dim=-1).max() < 1  # squashed
+    x = G.draw(classes)
+    assert x.shape == (6, 1, 28, 28) and x.abs().max() <= 1
+    x.sum().backward()
+    assert latent.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+    # the published design, and the capsule G with any 28-px preset's D
+    for arch, g in (("capsnet", "family"), ("mnist", "caps"), ("caps", "caps")):
+        m = InfoGAN("z8,cat10,cont2" if arch != "capsnet" else "z8,cat10", arch=arch, g_arch=g, width=0.125)
+        assert type(m.G).__name__ == "CapsuleGenerator" and m.generate(3).shape == (3, 1, 28, 28)
+        assert m.D(m(*m.spec.sample(3)))[1].shape == (3, m.spec.q_dim)
+    paper_g = InfoGAN("z8,cat10", arch="capsnet", g_arch="mnist", width=0.125)
+    assert type(paper_g.G).__name__ == "Generator"
+
+
+def test_the_published_d_decides_real_or_fake_with_a_routed_capsule():
+    m = InfoGAN("z8,cat10", arch="capsnet", width=0.125)
+    assert m.D.routed_logit and m.D.primary(torch.zeros(2, 1, 28, 28)).shape == (2, 4 * 36, 8)
+    x = m(*m.spec.sample(4))
+    logit, _ = m.D(x)
+    logit.sum().backward()
+    assert m.D.real.weight.grad.abs().sum() > 0 and m.D.classes[0].weight.grad.abs().sum() > 0
+
+
+def test_mimic_redraws_d_capsules_of_real_images_detached():
+    from infogan.nets.caps import redraw
+
+    torch.manual_seed(0)
+    m = InfoGAN("z8,cat10", arch="capsnet", width=0.125)
+    real = (torch.rand(4, 1, 28, 28) * 2 - 1).requires_grad_()
+    z = torch.randn(4, 8)
+    drawn, classes = redraw(m, real, z)
+    assert drawn.shape == (4, 1, 28, 28) and classes.shape == (4,)
+    seen = m.D.eval().class_capsules(real)
+    assert torch.equal(classes, seen.norm(dim=-1).argmax(1))  # Q's class of each real image
+    m.D.train()
+    drawn.sum().backward()
+    assert real.grad is None and all(p.grad is None for p in m.D.parameters())  # D's capsules are detached
+    assert all(p.grad is not None for p in m.G.parameters())  # G learns to redraw them
+    other, _ = redraw(m, real.detach().flip(0), z)  # other images: other redrawings
+    assert not torch.allclose(other, drawn)
+
+
+def test_mimic_mode_trains_resumes_exactly_and_is_measured(fake_mnist, tmp_path):
+    from safetensors.torch import load_file
+
+    common = ["--preset", "infocapsgan", "--width", "0.125", "--batch-size", "8", "--mimic", "3", "--no-progress",
+              "--data-dir", str(fake_mnist), "--log-every", "2"]
+    assert main(["train", *common, "--max-steps", "8", "--ckpt-every", "4", "--outdir", str(tmp_path)]) == 0
+    from infogan.run import Run
+
+    run = Run.numbered(tmp_path)[0].path
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0 <= metrics["mimic"]["agreement"] <= 1 and (run / "mimic.png").is_file()
+    first = load_file(str(run / "model" / "model.safetensors"))
+    assert main(["train", "--resume", str(run / "checkpoints" / "checkpoint-000004"), "--outdir", str(tmp_path),
+                 "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]) == 0
+    again = load_file(str(run / "model" / "model.safetensors"))
+    assert all(torch.equal(first[k], again[k]) for k in first)  # a capsule run resumes exactly
+    assert main(["train", "--preset", "mnist", "--mimic", "3", "--dry-run"]) == 0  # (the options resolve...)
+    assert main(["train", "--preset", "mnist", "--mimic", "3", "--max-steps", "1", "--data-dir", str(fake_mnist),
+                 "--outdir", str(tmp_path / "x"), "--no-progress"]) == 2  # ...but the paper networks cannot mimic

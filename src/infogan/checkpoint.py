@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .errors import CheckpointError
 from .files import fsync_dir, publish
-from .model import load_state
+from .model import load_state, with_defaults
 from .optim import place_adam_step_counts
 
 CKPT_FORMAT = "infogan-checkpoint"
@@ -162,11 +162,11 @@ def load(ckpt: Path, model, opt_d, opt_g, modules: dict | None = None,
     """Restore model and optimisers (and the named modules and optimisers save() was given)
     in place; return (meta, the loop's state tensors)."""
     meta = verify(ckpt)
-    if meta["model_config"] != model.config:
-        diff = sorted(k for k in set(meta["model_config"]) | set(model.config)
-                      if meta["model_config"].get(k) != model.config.get(k))
+    saved = with_defaults(meta["model_config"])
+    if saved != model.config:
+        diff = sorted(k for k in set(saved) | set(model.config) if saved.get(k) != model.config.get(k))
         raise CheckpointError(f"checkpoint {ckpt} was made for a different model ({diff[0]}: "
-                              f"{meta['model_config'].get(diff[0])!r} vs {model.config.get(diff[0])!r})")
+                              f"{saved.get(diff[0])!r} vs {model.config.get(diff[0])!r})")
     try:
         tensors = load_file(str(Path(ckpt) / STATE))
     except Exception as e:

@@ -38,6 +38,9 @@ class TrainConfig:
     latent: str = option("z62,cat10,cont2", "latent spec, e.g. 'z62,cat10,cont2' (README: the latent spec)",
                          "model", in_name="latent")
     arch: str = option("mnist", "network family (`infogan presets` lists them)", "model", in_name="arch")
+    g_arch: str = option("family", "generator: the family's own, the paper's MNIST G (mnist) or InfoCapsGAN's "
+                                   "capsule G (caps); the last two for 28-px presets", "model",
+                         choices=("family", "mnist", "caps"), in_name="g")
     width: float = option(1.0, "channel/unit multiplier of the networks (1 = the paper's)", "model")
     image_size: int = option(28, "image side in pixels (celeba/folder images are cropped and resized to it)", "model")
     channels: int = option(1, "folder images: 1 (grayscale) or 3 (colour)", "model", choices=(1, 3))
@@ -56,6 +59,9 @@ class TrainConfig:
     self_label: float = option(0.0, "weight of self-labelling: Q's confident classes of real images as the "
                                      "targets of their transformed copies (0 = off)", "objective", in_name="self")
     self_label_threshold: float = option(0.95, "the confidence Q needs for a self-label", "objective")
+    mimic: int | None = option(None, "InfoCapsGAN's mimic mode from this step on: half of each fake batch is G "
+                                     "redrawing D's class capsules of real images (capsule D and G; one "
+                                     "categorical code)", "objective", in_name="mimic")
     cr: float = option(0.0, "weight of InfoGAN-CR's contrastive regulariser on the continuous codes (cr.py; 0 = off)",
                        "objective", in_name="cr")
     cr_start: float = option(0.0, "fraction of the run before the contrastive regulariser turns on", "objective")
@@ -136,6 +142,11 @@ PRESETS: dict[str, Preset] = {
     "mnist-caps": Preset("InfoCapsGAN: the MNIST generator, codes and invariance term with a capsule D/Q "
                          "(class capsules by dynamic routing; Q's classes are capsule lengths)",
                          dict(dataset="mnist", arch="caps", latent="z62,cat10,cont2", epochs=5, invariance=1.0)),
+    "infocapsgan": Preset("InfoCapsGAN as published: CapsNet D/Q (9x9 conv 256, 1152 primary capsules, routed class "
+                          "and real/fake capsules), the capsule G, noise + one 10-way code, its learning rates "
+                          "(D 2e-5, G 2e-4) and batch 100",
+                          dict(dataset="mnist", arch="capsnet", latent="z52,cat10", lr_d=2e-5, lr_g=2e-4,
+                               batch_size=100, epochs=5)),
     "svhn": Preset("paper SVHN: 32x32x3, z124 + 4 x Cat(10) + 4 continuous, G from FC 2x2x448",
                    dict(dataset="svhn", arch="dcgan", image_size=32, channels=3,
                         latent="z124,cat10,cat10,cat10,cat10,cont4")),
@@ -192,6 +203,7 @@ def validate(cfg: TrainConfig) -> None:
         (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),
         (0 <= cfg.lr_decay <= 1 and 0 <= cfg.ema < 1, "--lr-decay must be in [0, 1] and --ema in [0, 1)"),
         (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),
+        (cfg.mimic is None or cfg.mimic >= 0, "--mimic must be >= 0 (the step it starts at)"),
         (cfg.width > 0, "--width must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
         (cfg.ckpt_minutes >= 0 and cfg.max_rollbacks >= 0, "--ckpt-minutes and --max-rollbacks must be >= 0"),

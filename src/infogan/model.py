@@ -27,13 +27,15 @@ MODEL_FORMAT_VERSION = 1
 
 class InfoGAN(nn.Module):
     def __init__(self, latent: str | LatentSpec = "z62,cat10,cont2", arch: str = "mnist",
-                 channels: int = 1, image_size: int = 28, width: float = 1.0, dataset: str = "mnist"):
+                 channels: int = 1, image_size: int = 28, width: float = 1.0, dataset: str = "mnist",
+                 g_arch: str = "family"):
         super().__init__()
         self.spec = latent if isinstance(latent, LatentSpec) else LatentSpec.parse(latent)
         # config.json: the constructor's arguments, so from_config rebuilds this model
         self.config = {"latent": str(self.spec), "arch": arch, "channels": channels,
-                       "image_size": image_size, "width": width, "dataset": dataset}
-        self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width, self.spec.q_layout)
+                       "image_size": image_size, "width": width, "dataset": dataset, "g_arch": g_arch}
+        self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width, self.spec.q_layout,
+                               g_arch)
         init_weights(self)
 
     @classmethod
@@ -143,6 +145,12 @@ class InfoGAN(nn.Module):
 def model_keys() -> list[str]:
     """What config.json records of a model: InfoGAN's constructor arguments."""
     return list(inspect.signature(InfoGAN.__init__).parameters)[1:]
+
+
+def with_defaults(config: dict) -> dict:
+    """A model config with the arguments it leaves out (written before they existed) at their defaults."""
+    params = inspect.signature(InfoGAN.__init__).parameters
+    return {**{k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}, **config}
 
 
 def load_state(module: nn.Module, state: dict, where: str) -> None:

@@ -23,6 +23,7 @@ from .errors import InfoGANError
 from .losses import consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds, self_label_loss
 from .model import InfoGAN, to_model_range
 from .nets import split_batches
+from .nets.caps import can_mimic, redraw
 from .ema import EMA
 from .optim import adam, lr_factor, make_optimizers, set_lr, step_unless
 
@@ -61,7 +62,8 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
                codes: dict[str, torch.Tensor], aug=None, invariance: float = 0.0,
                amp_dtype: torch.dtype | None = None, g_net=None, d_net=None,
                pair=None, H=None, opt_h=None, cr: float = 0.0, real_aug=None, consistency: float = 0.0,
-               self_label: float = 0.0, self_label_threshold: float = 0.95) -> dict[str, torch.Tensor]:
+               self_label: float = 0.0, self_label_threshold: float = 0.95,
+               mimic: bool = False) -> dict[str, torch.Tensor]:
     """One D phase and one G phase; returns detached loss tensors (no host sync).
 
     D's phase runs D on real and fake images as one batch with per-chunk batch norm
@@ -79,11 +81,20 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     real_aug (a transformation of the real images) lets Q read real images too, in D's phase:
     weight `consistency` on the IIC term between Q(x) and Q(T(x)), weight `self_label` on
     Q's confident classes of x as targets for T(x) (losses.py); they train Q and the trunk.
+    mimic: the second half of the fakes are G's redrawings of the first half of the real
+    images (nets.caps.redraw), their categorical code the class Q read in the real image.
     """
     spec, B = model.spec, x_real.shape[0]
     amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
     with amp():
-        x_fake = (model.G if g_net is None else g_net)(spec.join(z, codes))  # (B, C, H, W)
+        if mimic:
+            M = B // 2
+            redrawn, classes = redraw(model, x_real[:M], z[B - M :])
+            drawn = (model.G if g_net is None else g_net)(spec.join(z[: B - M], {k: v[: B - M] for k, v in codes.items()}))
+            x_fake = torch.cat([drawn, redrawn])
+            codes = {spec.categorical[0].name: torch.cat([codes[spec.categorical[0].name][: B - M], classes])}
+        else:
+            x_fake = (model.G if g_net is None else g_net)(spec.join(z, codes))  # (B, C, H, W)
         x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
 
     # D phase: D and Q (with the trunk) on real and on detached fake images, one batch with
@@ -235,45 +246,52 @@ class Stepper:
         # the gradient-averaging wrappers (the nets themselves in a single process)
         self.g_net = distributed.wrap(self.model.G, self.group, self.device)
         self.d_net = distributed.wrap(self.model.D, self.group, self.device)
+        if cfg.mimic is not None and not (can_mimic(self.model) and [c.kind for c in self.model.spec.codes] == ["cat"]):
+            raise InfoGANError("--mimic needs InfoCapsGAN's capsule D and G (preset infocapsgan, or --arch caps "
+                               "--g-arch caps) and a latent of noise and one categorical code")
         self.amp_dtype = speed.amp_dtype(cfg)
-        self.graph, self.graph_with_pairs = None, False
+        self.graph, self.graph_mode = None, (False, False)
         self.make_graph()
 
-    def make_graph(self, with_pairs: bool = False) -> None:
+    def make_graph(self, mode: tuple[bool, bool] = (False, False)) -> None:
         """The whole-step CUDA graph (speed.StepGraph) where it applies; captured again when
-        the step changes shape (the regulariser starting) or the optimisers' state is replaced."""
+        the step changes shape (the regulariser or mimic mode starting, mode = (pairs, mimic))
+        or the optimisers' state is replaced."""
         # not with several processes: DDP's gradient all-reduce runs outside any graph
         if self.cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
-            opts = (self.opt_d, self.opt_g) + ((self.opt_h,) if with_pairs else ())
-            self.graph, self.graph_with_pairs = speed.StepGraph(self._step, opts), with_pairs
+            opts = (self.opt_d, self.opt_g) + ((self.opt_h,) if mode[0] else ())
+            self.graph, self.graph_mode = speed.StepGraph(self._step, opts), mode
 
     def cr_on(self, step: int) -> bool:
         return self.H is not None and step >= self.cfg.cr_start * self.total_steps
 
-    def _step(self, x_real, inputs: dict) -> dict[str, torch.Tensor]:
+    def mimic_on(self, step: int) -> bool:
+        return self.cfg.mimic is not None and step >= self.cfg.mimic
+
+    def _step(self, x_real, inputs: dict, mimic: bool = False) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         return train_step(self.model, self.opt_d, self.opt_g, x_real, **inputs, invariance=cfg.invariance,
                           amp_dtype=self.amp_dtype, g_net=self.g_net, d_net=self.d_net, H=self.H,
                           opt_h=self.opt_h, cr=cfg.cr, consistency=cfg.consistency, self_label=cfg.self_label,
-                          self_label_threshold=cfg.self_label_threshold)
+                          self_label_threshold=cfg.self_label_threshold, mimic=mimic)
 
     def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
         """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
         The returned loss tensors may be overwritten by the next step: add, don't keep."""
         x_real = self.sampler.batch(step)
-        with_pairs = self.cr_on(step)
-        inputs = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device, with_pairs)
-        if self.graph is not None and with_pairs != self.graph_with_pairs:
-            self.make_graph(with_pairs)
+        mode = (self.cr_on(step), self.mimic_on(step))
+        inputs = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device, mode[0])
+        if self.graph is not None and mode != self.graph_mode:
+            self.make_graph(mode)
         if self.cfg.lr_decay > 0:
             factor = lr_factor(step, self.total_steps, self.cfg.lr_decay)
             for opt, lr in ((self.opt_d, self.cfg.lr_d), (self.opt_g, self.cfg.lr_g), (self.opt_h, self.cfg.lr_d)):
                 if opt is not None:
                     set_lr(opt, lr * factor)
         if self.graph is None or eager:
-            out = self._step(x_real, inputs)
+            out = self._step(x_real, inputs, mode[1])
         else:
-            out = self.graph(x_real, inputs)
+            out = self.graph(x_real, inputs, mode[1])
         if self.ema is not None:
             self.ema.update(self.model, step)
         return out

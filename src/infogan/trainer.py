@@ -141,7 +141,7 @@ class Trainer(Stepper):
         self.latent_gen.manual_seed(self.cfg.seed + 1 + 7919 * self.rollbacks)
         self.first_bad.fill_(-1)
         if self.graph is not None:  # the optimisers' state tensors were replaced: capture again
-            self.make_graph(self.graph_with_pairs)
+            self.make_graph(self.graph_mode)
         self.stats.close()
         truncate_stats(self.folder.stats_file, self.step)  # (a new file: open it again)
         self.stats = open(self.folder.stats_file, "a")

@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--scaling", default="32,64,128,256,512", help="batch sizes for the scaling table ('' to skip)")
     p.add_argument("--no-reference", action="store_true", help="skip the textbook loop")
+    p.add_argument("--compare", metavar="PRESET", help="also time this preset's step, in the same turns "
+                                                       "(e.g. --preset mnist-caps --compare mnist)")
     p.add_argument("--peak-size", type=int, default=2048, help="matrix size for the matmul peak (default 2048)")
     p.add_argument("--json", action="store_true")
     add_options(p, "speed", skip=("device",))
@@ -40,6 +42,7 @@ def run(args) -> int:
     result = bench(args.preset, batch_size=args.batch_size, steps=args.steps, repeats=args.repeats,
                    device=args.device, scaling=tuple(int(x) for x in args.scaling.split(",") if x.strip()),
                    reference=not args.no_reference, peak_size=args.peak_size, invariance=args.invariance,
+                   compare=args.compare,
                    **options)
     print(json.dumps(result) if args.json else format_result(result))
     return 0

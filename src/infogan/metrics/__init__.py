@@ -5,7 +5,7 @@ A new metric is one module defining a `METRIC = Metric(...)` (registry.py) and o
 METRICS.register(...) line below.
 """
 
-from . import categorical, dci, factor_vae, information, mig, quality, sap
+from . import categorical, dci, factor_vae, information, mig, mimic, quality, sap
 from .clustering import cluster_scores, hungarian_match
 from .information import mi_lower_bounds
 from .registry import METRICS, Column, EvalContext, Metric
@@ -18,6 +18,7 @@ METRICS.register(factor_vae.METRIC)
 METRICS.register(mig.METRIC)
 METRICS.register(dci.METRIC)
 METRICS.register(sap.METRIC)
+METRICS.register(mimic.METRIC)
 
 __all__ = ["METRICS", "Column", "EvalContext", "Metric", "cluster_scores", "evaluate", "evaluate_model",
            "format_report", "hungarian_match", "mi_lower_bounds"]

@@ -64,6 +64,7 @@ class Metric:
     help: str
     compute: Callable[[EvalContext], dict]
     needs: frozenset[str] = frozenset()  # "labels", "train", "factors": skipped when the evaluation lacks them
+    applies: Callable[[object], bool] = lambda model: True  # skipped for models it does not apply to
     columns: tuple[Column, ...] = ()
     lines: Callable[[dict], list[str]] = lambda result: []
     pictures: Callable[[dict, Path, EvalContext], None] | None = None

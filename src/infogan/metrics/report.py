@@ -29,7 +29,7 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
     result = {"n_images": int(len(images))}
     for name in list(METRICS) if metrics is None else metrics:
         metric = METRICS.lookup(name)
-        if metric.needs <= have:
+        if metric.needs <= have and metric.applies(model):
             result[name] = metric.compute(ctx)
     return result
 
