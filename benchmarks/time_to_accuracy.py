@@ -3,7 +3,8 @@
     python benchmarks/time_to_accuracy.py --preset mnist --target 0.95 [--device cuda] [--eval-every 200]
 
 Trains with the real training step (the trainer's Stepper), pauses the clock
-every --eval-every steps to measure Hungarian accuracy on the test set, and prints one JSON
+every --eval-every steps to measure Hungarian accuracy on the test set (of the model the run
+would save: the weights' average with --ema, the weights' own too), and prints one JSON
 object: seconds of training (evaluation excluded) and steps at the first evaluation at or
 above the target (null if never reached), the accuracy curve, and the device.
 """
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     x_train, _ = data.load(cfg.dataset, "train", cfg.data_dir)
     x_test, y_test = data.load(cfg.dataset, "test", cfg.data_dir)
     stepper = Stepper(cfg, x_train, device)
-    model = stepper.model
+    model = stepper.ema.model if stepper.ema is not None else stepper.model  # the model the run would save
     code = model.spec.categorical[0].name
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -57,12 +58,15 @@ def main(argv=None) -> int:
         trained_s += time.perf_counter() - t
         acc = categorical_scores(model, x_test, y_test)[code]["accuracy"]
         curve.append({"step": step, "seconds": round(trained_s, 2), "accuracy": round(acc, 4)})
+        if stepper.ema is not None:  # the weights themselves, which the average follows
+            curve[-1]["live_accuracy"] = round(categorical_scores(stepper.model, x_test, y_test)[code]["accuracy"], 4)
         print(json.dumps(curve[-1]), file=sys.stderr, flush=True)  # progress, for a run that is cut short
         if acc >= args.target:
             reached = curve[-1]
             break
     print(json.dumps({"preset": args.preset, "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-                      "batch_size": cfg.batch_size, "target": args.target,
+                      "batch_size": cfg.batch_size, "target": args.target, "seed": cfg.seed,
+                      "threads": torch.get_num_threads(),
                       "options": {k: getattr(cfg, k) for k in ("compile", "amp", "channels_last", "cuda_graph", "tf32")},
                       "seconds_to_target": reached["seconds"] if reached else None,
                       "steps_to_target": reached["step"] if reached else None, "curve": curve}))

@@ -320,3 +320,16 @@ def test_screenshots_for_the_readme(server, browser, tmp_path):
     page.screenshot(path=str(docs / "explorer-grid.png"))
     assert Image.open(docs / "explorer.png").size == Image.open(docs / "explorer-grid.png").size == (1280, 640)
     page.close()
+
+
+def test_a_dsprites_model_is_served_too():
+    """Five continuous codes, 64x64: every endpoint works (the page hides the 28-px drawing canvas)."""
+    torch.manual_seed(0)
+    client = TestClient(create_app(InfoGAN("z5:uniform,cont5", arch="sprites", image_size=64, width=0.25).eval()))
+    spec = client.get("/api/spec").json()
+    assert [c["kind"] for c in spec["codes"]] == ["cont"] * 5 and spec["image_shape"] == [1, 64, 64]
+    assert Image.open(io.BytesIO(client.post("/api/generate", json={"codes": {"c3": 1.5}}).content)).size == (64, 64)
+    strip = client.post("/api/traverse", json={"code": "c2", "seeds": [0], "steps": 5})
+    assert Image.open(io.BytesIO(strip.content)).size == (5 * 66 + 2, 66 + 2)
+    read = client.post("/api/infer", content=png_bytes(np.zeros((64, 64), np.uint8)), headers={"Content-Type": "image/png"})
+    assert set(read.json()["codes"]) == {"c1", "c2", "c3", "c4", "c5"} and read.json()["image"] is None
