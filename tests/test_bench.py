@@ -27,6 +27,18 @@ def test_bench_json_has_the_promised_keys(capsys):
     assert abs(r["speedup"] - r["images_per_second"] / r["reference_images_per_second"]) < 0.01 * r["speedup"] + 1e-3
 
 
+def test_with_the_textbook_loop_both_loops_compute_the_same_objective():
+    """The textbook loop has no Q on real images and no weights' average: with it, they are off in ours too."""
+    from infogan_benchmarks.bench import bench
+
+    r = bench("tiny", batch_size=8, steps=1, repeats=1, scaling=(), peak_size=64, consistency=1.0, self_label=1.0,
+              ema=0.999)
+    assert (r["options"]["consistency"], r["options"]["self_label"], r["options"]["ema"]) == (0.0, 0.0, 0.0)
+    alone = bench("tiny", batch_size=8, steps=1, repeats=1, scaling=(), peak_size=64, reference=False,
+                  consistency=1.0, self_label=1.0, ema=0.999)
+    assert (alone["options"]["consistency"], alone["options"]["self_label"], alone["options"]["ema"]) == (1.0, 1.0, 0.999)
+
+
 def test_reference_loop_trains_the_paper_networks():
     import torch
 
