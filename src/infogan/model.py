@@ -20,6 +20,7 @@ from .errors import CheckpointError, InfoGANError, SpecError
 from .files import atomic_write, publish
 from .latent import LatentSpec
 from .nets import build, init_weights
+from .nets.common import eval_mode
 
 MODEL_FORMAT = "infogan-model"
 MODEL_FORMAT_VERSION = 1
@@ -71,13 +72,9 @@ class InfoGAN(nn.Module):
         for name, v in codes.items():
             t = torch.as_tensor(v)
             sampled[name] = t.expand(n).clone() if t.dim() == 0 else t
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             dev = self.device
             x = self(z_s.to(dev), {k: v.to(dev) for k, v in sampled.items()})
-        finally:
-            self.train(was_training)
         return (x.float().cpu() + 1) / 2
 
     @torch.no_grad()
@@ -182,14 +179,10 @@ def resolve_model_dir(directory: str | Path) -> Path:
 def q_outputs(D: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Q's raw outputs (N, q_dim) on images (uint8 or [0, 1] floats), in eval mode (batch
     norm's running statistics, nothing updated), batch by batch on D's device, as float32 on the CPU."""
-    was_training = D.training
-    D.eval()
     device = next(D.parameters()).device
-    try:
+    with eval_mode(D):
         return torch.cat([D(to_model_range(images[i : i + batch_size]).to(device))[1].float().cpu()
                           for i in range(0, len(images), batch_size)])
-    finally:
-        D.train(was_training)
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

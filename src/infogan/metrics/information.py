@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..losses import code_nll
+from ..nets.common import eval_mode
 from .registry import Column, Metric
 
 
@@ -14,13 +15,11 @@ def mi_lower_bounds(model, n: int = 10000, batch_size: int = 500, seed: int = 0)
     correlation and R^2 between the code given to G and Q's mean on G's image."""
     spec = model.spec
     gen = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.eval()
     nll_sum = {c.name: 0.0 for c in spec.codes}
     given = {c.name: [] for c in spec.codes if c.kind == "cont"}
     recovered = {c.name: [] for c in spec.codes if c.kind == "cont"}
     dev = model.device
-    try:
+    with eval_mode(model):
         done = 0
         while done < n:
             b = min(batch_size, n - done)
@@ -34,8 +33,6 @@ def mi_lower_bounds(model, n: int = 10000, batch_size: int = 500, seed: int = 0)
                     given[code.name].append(codes[code.name].float().cpu())
                     recovered[code.name].append(mean.cpu())
             done += b
-    finally:
-        model.train(was_training)
     out = {}
     for code in spec.codes:
         bound = code.entropy - nll_sum[code.name] / n

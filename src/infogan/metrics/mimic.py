@@ -11,6 +11,7 @@ import torch
 
 from ..model import to_model_range
 from ..nets.caps import can_mimic, redraw
+from ..nets.common import eval_mode
 from .quality import features, frechet_distance, get_classifier
 from .registry import Column, EvalContext, Metric
 
@@ -20,10 +21,8 @@ SHOWN = 16
 @torch.no_grad()
 def redrawings(model, images: torch.Tensor, seed: int = 0, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """(redrawings in [0, 1], the classes Q read in the originals) for uint8 images, in eval mode."""
-    was_training = model.training
-    model.eval()
     out, classes = [], []
-    try:
+    with eval_mode(model):
         gen = torch.Generator().manual_seed(seed)
         for i in range(0, len(images), batch):
             x = to_model_range(images[i : i + batch]).to(model.device)
@@ -31,8 +30,6 @@ def redrawings(model, images: torch.Tensor, seed: int = 0, batch: int = 500) -> 
             drawn, seen = redraw(model, x, z)
             out.append((drawn.float().cpu() + 1) / 2)
             classes.append(seen.cpu())
-    finally:
-        model.train(was_training)
     return torch.cat(out), torch.cat(classes)
 
 

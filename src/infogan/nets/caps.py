@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import LEAK, Family, SplitBatchNorm1d, SplitBatchNorm2d, per_group, scaled
+from .common import LEAK, Family, eval_mode, SplitBatchNorm1d, SplitBatchNorm2d, per_group, scaled
 from .mnist import Generator
 
 POSE_IN, POSE_OUT = 8, 16  # primary and class capsule dimensions (CapsNet's)
@@ -204,13 +204,8 @@ def redraw(model, images: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, 
     through it), plus the noise z's own contribution to G's class capsules. images in D's
     range [-1, 1]; D reads them with its running batch-norm statistics."""
     spec, D, G = model.spec, model.D, model.G
-    was_training = D.training
-    D.eval()
-    try:
-        with torch.no_grad():
-            seen = D.class_capsules(images)  # (B, K, 16)
-    finally:
-        D.train(was_training)
+    with eval_mode(D), torch.no_grad():
+        seen = D.class_capsules(images)  # (B, K, 16)
     classes = seen.norm(dim=-1).argmax(1)
     noise_only = torch.cat([z, z.new_zeros(len(z), spec.code_dim)], 1)  # the latent with no code set
     pre = G.to_classes(squash(noise_only)).view(len(z), G.n_classes, POSE_OUT)

@@ -58,6 +58,17 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
 
 
 @contextlib.contextmanager
+def eval_mode(net: nn.Module):
+    """net in eval mode (batch norm's running statistics) inside the block, then back to the mode it was in."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)
+
+
+@contextlib.contextmanager
 def split_batches(net: nn.Module, k: int):
     bns = [m for m in net.modules() if isinstance(m, (SplitBatchNorm1d, SplitBatchNorm2d))]
     for m in bns:
