@@ -289,7 +289,7 @@ def test_the_grid_view_shows_every_class_and_a_traversal_strip(server, browser):
     page.dispatch_event("#grid-seeds", "change")
     page.wait_for_function("document.getElementById('grid-image').naturalWidth === 2 * 30 + 2")
     page.select_option("#strip-code", "c3")
-    page.wait_for_function("Number(document.getElementById('strip-image').dataset.loads) >= 2")
+    page.wait_for_function("document.getElementById('strip-image').dataset.code === 'c3'")
     assert page.evaluate("document.getElementById('strip-image').naturalWidth") == 9 * 30 + 2
     page.fill("#grid-seeds", "x")
     page.dispatch_event("#grid-seeds", "change")
