@@ -8,7 +8,7 @@ from infogan.config import resolve
 from infogan.losses import d_loss, g_loss, info_loss, invariance_loss
 from infogan.model import InfoGAN
 from infogan.optim import make_optimizers
-from infogan.step import draw_step_inputs, train_step
+from infogan.step import StepParts, Terms, draw_step_inputs, train_step
 
 build_model = InfoGAN.for_training
 
@@ -87,8 +87,9 @@ def _step(cfg, model, fuse_d, invariance=0.0):
     x = torch.rand(cfg.batch_size, 1, 28, 28, generator=g) * 2 - 1
     cfg = dataclasses.replace(cfg, invariance=invariance)
     inputs = draw_step_inputs(model, cfg, g, torch.device("cpu"))
-    step = train_step if fuse_d else plain_step
-    return step(model, opt_d, opt_g, x, **inputs, invariance=invariance)
+    if fuse_d:
+        return train_step(StepParts(model, opt_d, opt_g), x, **inputs, terms=Terms(invariance=invariance))
+    return plain_step(model, opt_d, opt_g, x, **inputs, invariance=invariance)
 
 
 def test_training_step_moves_the_trunk_through_the_information_loss():
@@ -130,7 +131,7 @@ def test_G_phase_leaves_D_untouched():
         group["lr"] = 0.0
     x = torch.rand(cfg.batch_size, 1, 28, 28) * 2 - 1
     z, codes = m.spec.sample(cfg.batch_size)
-    train_step(m, opt_d, opt_g, x, z, codes)
+    train_step(StepParts(m, opt_d, opt_g), x, z, codes)
     for k, v in m.D.state_dict().items():
         if "running" not in k and "num_batches" not in k:
             assert torch.equal(v, before[k]), k

@@ -91,12 +91,12 @@ def test_a_non_finite_loss_skips_its_update_entirely(adam):
     stepper = Stepper(cfg, torch.zeros(32, 1, 28, 28, dtype=torch.uint8))
     model, opt_d, opt_g = stepper.model, stepper.opt_d, stepper.opt_g
     z, codes = model.spec.sample(16)
-    train_step(model, opt_d, opt_g, torch.zeros(16, 1, 28, 28), z, codes)  # Adam's state exists
+    train_step(stepper.parts, torch.zeros(16, 1, 28, 28), z, codes)  # Adam's state exists
     d_before = {k: v.clone() for k, v in model.D.named_parameters()}
     adam_before = {k: v.clone() for k, v in opt_d.state[next(model.D.parameters())].items()}
     x = torch.zeros(16, 1, 28, 28)
     x[0, 0, 0, 0] = float("nan")
-    out = train_step(model, opt_d, opt_g, x, z, codes)
+    out = train_step(stepper.parts, x, z, codes)
     assert out["skipped/D"] == 1 and out["skipped/G"] == 0
     assert all(torch.equal(v, d_before[k]) for k, v in model.D.named_parameters())
     after = opt_d.state[next(model.D.parameters())]

@@ -13,7 +13,7 @@ in each phase's backward, so all processes keep the same weights. Rank 0 alone w
 run folder (logs, pictures, checkpoints, the model, the evaluation); on several nodes
 --outdir must be a shared folder for --resume to find the checkpoints.
 
-Which network goes through DDP where (trainer.train_step): G's forward runs in DDP(G), so its
+Which network goes through DDP where (step.train_step): G's forward runs in DDP(G), so its
 gradients are averaged in G's phase; D's phase runs D in DDP(D); G's phase runs the plain D,
 because it asks autograd for G's gradients only and DDP(D) would wait for D gradients that
 never come. Batch norm normalises each process's own batch (as the single-process step

@@ -12,6 +12,8 @@ side nor the reverse.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import torch
 
 from . import distributed, speed
@@ -58,43 +60,75 @@ def reads_real_images(cfg: TrainConfig, model: InfoGAN) -> bool:
     return (cfg.consistency > 0 or cfg.self_label > 0) and bool(model.spec.categorical)
 
 
-def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tensor,
-               codes: dict[str, torch.Tensor], aug=None, invariance: float = 0.0,
-               amp_dtype: torch.dtype | None = None, g_net=None, d_net=None,
-               pair=None, H=None, opt_h=None, cr: float = 0.0, real_aug=None, consistency: float = 0.0,
-               self_label: float = 0.0, self_label_threshold: float = 0.95,
-               mimic: bool = False) -> dict[str, torch.Tensor]:
+@dataclass(frozen=True)
+class Terms:
+    """The weights of the objective's terms beyond the paper's (each 0 = off), as TrainConfig has them."""
+    invariance: float = 0.0
+    consistency: float = 0.0
+    self_label: float = 0.0
+    self_label_threshold: float = 0.95
+    cr: float = 0.0
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> "Terms":
+        return cls(**{f.name: getattr(cfg, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class StepParts:
+    """What a step trains with: the model and its optimisers, and where they apply the
+    gradient-averaging wrappers (distributed.py), the contrastive regulariser's H and its
+    optimiser, and the autocast dtype. The plain model and no extras by default."""
+    model: InfoGAN
+    opt_d: torch.optim.Optimizer
+    opt_g: torch.optim.Optimizer
+    g_net: torch.nn.Module | None = None
+    d_net: torch.nn.Module | None = None
+    H: torch.nn.Module | None = None
+    opt_h: torch.optim.Optimizer | None = None
+    amp_dtype: torch.dtype | None = None
+
+
+def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: dict[str, torch.Tensor],
+               aug=None, real_aug=None, pair=None, terms: Terms = Terms(), mimic: bool = False
+               ) -> dict[str, torch.Tensor]:
     """One D phase and one G phase; returns detached loss tensors (no host sync).
 
+    z, codes, aug, real_aug and pair are one step's random inputs (draw_step_inputs).
     D's phase runs D on real and fake images as one batch with per-chunk batch norm
     (SplitBatchNorm): the numbers of separate passes D(x_real), D(x_fake), with one weight
     gradient per layer instead of several to add (tests/test_nets.py compares the two).
     aug = (theta, morph) adds the invariance term (see augment.py): Q must also recover the
-    categorical codes from transformed fakes, weighted by invariance * lambda_j, in both
+    categorical codes from transformed fakes, weighted by terms.invariance * lambda_j, in both
     phases like the information loss itself.
-    amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
-    g_net, d_net: G for the step's forward and D for D's phase when they differ from
-    model.G/model.D (DistributedDataParallel wrappers; see distributed.py). G's phase always
-    runs the plain model.D.
-    pair (cr.sample_pairs), H and opt_h add the contrastive regulariser (cr.py): weight cr in
-    G's loss, and H's own update on the same pairs.
+    parts.amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
+    parts.g_net, parts.d_net: G for the step's forward and D for D's phase when they differ
+    from model.G/model.D (DistributedDataParallel wrappers; see distributed.py). G's phase
+    always runs the plain model.D.
+    pair (cr.sample_pairs), with parts.H and parts.opt_h, adds the contrastive regulariser
+    (cr.py): weight terms.cr in G's loss, and H's own update on the same pairs.
     real_aug (a transformation of the real images) lets Q read real images too, in D's phase:
-    weight `consistency` on the IIC term between Q(x) and Q(T(x)), weight `self_label` on
-    Q's confident classes of x as targets for T(x) (losses.py); they train Q and the trunk.
+    weight terms.consistency on the IIC term between Q(x) and Q(T(x)), weight terms.self_label
+    on Q's confident classes of x as targets for T(x) (losses.py); they train Q and the trunk.
     mimic: the second half of the fakes are G's redrawings of the first half of the real
     images (nets.caps.redraw), their categorical code the class Q read in the real image.
     """
+    model, opt_d, opt_g, H, opt_h = parts.model, parts.opt_d, parts.opt_g, parts.H, parts.opt_h
+    g_net = model.G if parts.g_net is None else parts.g_net
+    d_net = model.D if parts.d_net is None else parts.d_net
+    amp_dtype = parts.amp_dtype
+    invariance = terms.invariance
     spec, B = model.spec, x_real.shape[0]
     amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
     with amp():
         if mimic:
             M = B // 2
             redrawn, classes = redraw(model, x_real[:M], z[B - M :])
-            drawn = (model.G if g_net is None else g_net)(spec.join(z[: B - M], {k: v[: B - M] for k, v in codes.items()}))
+            drawn = g_net(spec.join(z[: B - M], {k: v[: B - M] for k, v in codes.items()}))
             x_fake = torch.cat([drawn, redrawn])
             codes = {spec.categorical[0].name: torch.cat([codes[spec.categorical[0].name][: B - M], classes])}
         else:
-            x_fake = (model.G if g_net is None else g_net)(spec.join(z, codes))  # (B, C, H, W)
+            x_fake = g_net(spec.join(z, codes))  # (B, C, H, W)
         x_aug = apply_augmentation(x_fake, *aug) if aug is not None else None
 
     # D phase: D and Q (with the trunk) on real and on detached fake images, one batch with
@@ -105,7 +139,7 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
         real = [x_real] + ([apply_augmentation(x_real, *real_aug)] if real_aug is not None else [])
         parts = real + [x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
         with split_batches(model.D, len(parts)):
-            logits, q_all = (model.D if d_net is None else d_net)(
+            logits, q_all = d_net(
                 torch.cat(parts), q_from=0 if real_aug is not None else B, q_groups=1 + (real_aug is not None))
         logit_real, logit_fake = logits[:B], logits[len(real) * B : (len(real) + 1) * B]
         q_real, q_all = (q_all[: 2 * B], q_all[2 * B :]) if real_aug is not None else (None, q_all)
@@ -114,12 +148,12 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
     total_d = loss_adv_d + loss_info_d + loss_inv_d
     real_losses = {}
-    if consistency > 0 and q_real is not None:
+    if terms.consistency > 0 and q_real is not None:
         real_losses["loss_consistency"] = consistency_loss(spec, q_real[:B], q_real[B:])
-        total_d = total_d + consistency * real_losses["loss_consistency"]
-    if self_label > 0 and q_real is not None:
-        real_losses["loss_self_label"] = self_label_loss(spec, q_real[:B], q_real[B:], self_label_threshold)
-        total_d = total_d + self_label * real_losses["loss_self_label"]
+        total_d = total_d + terms.consistency * real_losses["loss_consistency"]
+    if terms.self_label > 0 and q_real is not None:
+        real_losses["loss_self_label"] = self_label_loss(spec, q_real[:B], q_real[B:], terms.self_label_threshold)
+        total_d = total_d + terms.self_label * real_losses["loss_self_label"]
     bad_d = ~torch.isfinite(total_d)  # a non-finite loss skips the update (see Trainer: --on-nan)
     opt_d.zero_grad(set_to_none=True)
     total_d.backward()
@@ -141,7 +175,7 @@ def train_step(model: InfoGAN, opt_d, opt_g, x_real: torch.Tensor, z: torch.Tens
     if pair is not None:
         with amp():
             loss_cr = cr_loss(model, H, pair)
-        total_g = total_g + cr * loss_cr
+        total_g = total_g + terms.cr * loss_cr
     bad_g = ~torch.isfinite(total_g)
     opt_g.zero_grad(set_to_none=True)
     total_g.backward(inputs=list(model.G.parameters()), retain_graph=loss_cr is not None)
@@ -249,7 +283,9 @@ class Stepper:
         if cfg.mimic is not None and not (can_mimic(self.model) and [c.kind for c in self.model.spec.codes] == ["cat"]):
             raise InfoGANError("--mimic needs InfoCapsGAN's capsule D and G (preset infocapsgan, or --arch caps "
                                "--g-arch caps) and a latent of noise and one categorical code")
-        self.amp_dtype = speed.amp_dtype(cfg)
+        self.terms = Terms.of(cfg)
+        self.parts = StepParts(self.model, self.opt_d, self.opt_g, self.g_net, self.d_net, self.H, self.opt_h,
+                               speed.amp_dtype(cfg))
         self.graph, self.graph_mode = None, (False, False)
         self.make_graph()
 
@@ -269,11 +305,7 @@ class Stepper:
         return self.cfg.mimic is not None and step >= self.cfg.mimic
 
     def _step(self, x_real, inputs: dict, mimic: bool = False) -> dict[str, torch.Tensor]:
-        cfg = self.cfg
-        return train_step(self.model, self.opt_d, self.opt_g, x_real, **inputs, invariance=cfg.invariance,
-                          amp_dtype=self.amp_dtype, g_net=self.g_net, d_net=self.d_net, H=self.H,
-                          opt_h=self.opt_h, cr=cfg.cr, consistency=cfg.consistency, self_label=cfg.self_label,
-                          self_label_threshold=cfg.self_label_threshold, mimic=mimic)
+        return train_step(self.parts, x_real, **inputs, terms=self.terms, mimic=mimic)
 
     def step_once(self, step: int, eager: bool = False) -> dict[str, torch.Tensor]:
         """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
