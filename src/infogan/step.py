@@ -117,7 +117,6 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     g_net = model.G if parts.g_net is None else parts.g_net
     d_net = model.D if parts.d_net is None else parts.d_net
     amp_dtype = parts.amp_dtype
-    invariance = terms.invariance
     spec, B = model.spec, x_real.shape[0]
     amp = lambda: speed.autocast(x_real.device, amp_dtype)  # noqa: E731
     with amp():
@@ -137,14 +136,14 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     # their own, before the fakes: [x, T(x)] + [fake, T(fake)]
     with amp():
         real = [x_real] + ([apply_augmentation(x_real, *real_aug)] if real_aug is not None else [])
-        parts = real + [x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
-        with split_batches(model.D, len(parts)):
+        chunks = real + [x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
+        with split_batches(model.D, len(chunks)):
             logits, q_all = d_net(
-                torch.cat(parts), q_from=0 if real_aug is not None else B, q_groups=1 + (real_aug is not None))
+                torch.cat(chunks), q_from=0 if real_aug is not None else B, q_groups=1 + (real_aug is not None))
         logit_real, logit_fake = logits[:B], logits[len(real) * B : (len(real) + 1) * B]
         q_real, q_all = (q_all[: 2 * B], q_all[2 * B :]) if real_aug is not None else (None, q_all)
     loss_info_d, nll = info_loss(spec, q_all[:B], codes)
-    loss_inv_d = invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
+    loss_inv_d = terms.invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
     loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
     total_d = loss_adv_d + loss_info_d + loss_inv_d
     real_losses = {}
@@ -167,7 +166,7 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
             logit_g = logit_g[:B]
         else:
             logit_g, q_g = model.D(x_fake)
-    loss_inv_g = invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
+    loss_inv_g = terms.invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
     loss_info_g, _ = info_loss(spec, q_g[:B], codes)
     loss_adv_g = g_loss(logit_g.float())
     total_g = loss_adv_g + loss_info_g + loss_inv_g
@@ -283,9 +282,8 @@ class Stepper:
         if cfg.mimic is not None and not (can_mimic(self.model) and [c.kind for c in self.model.spec.codes] == ["cat"]):
             raise InfoGANError("--mimic needs InfoCapsGAN's capsule D and G (preset infocapsgan, or --arch caps "
                                "--g-arch caps) and a latent of noise and one categorical code")
+        self.amp_dtype = speed.amp_dtype(cfg)
         self.terms = Terms.of(cfg)
-        self.parts = StepParts(self.model, self.opt_d, self.opt_g, self.g_net, self.d_net, self.H, self.opt_h,
-                               speed.amp_dtype(cfg))
         self.graph, self.graph_mode = None, (False, False)
         self.make_graph()
 
@@ -303,6 +301,12 @@ class Stepper:
 
     def mimic_on(self, step: int) -> bool:
         return self.cfg.mimic is not None and step >= self.cfg.mimic
+
+    @property
+    def parts(self) -> StepParts:
+        """What train_step trains with, read from this Stepper's own attributes."""
+        return StepParts(self.model, self.opt_d, self.opt_g, self.g_net, self.d_net, self.H, self.opt_h,
+                         self.amp_dtype)
 
     def _step(self, x_real, inputs: dict, mimic: bool = False) -> dict[str, torch.Tensor]:
         return train_step(self.parts, x_real, **inputs, terms=self.terms, mimic=mimic)
