@@ -3,12 +3,13 @@
 import json
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from infogan.cli import main
 from infogan.losses import info_loss
 from infogan.model import InfoGAN
 from infogan.nets import split_batches
-from infogan.nets.caps import CapsuleDiscriminator, RoutedCapsules, squash
+from infogan.nets.caps import Q_SHARPNESS, CapsuleDiscriminator, RoutedCapsules, squash
 
 
 def test_squash_keeps_the_direction_and_squashes_the_length():
@@ -51,9 +52,9 @@ def test_q_output_follows_the_latent_layout():
     assert logit.shape == (8,) and q.shape == (8, m.spec.q_dim)
     parts = m.spec.split_q(q)
     u = m.D.primary(x)
-    for name, caps in zip(("c1", "c4"), m.D.classes):  # categorical codes: their capsules' lengths
+    for name, caps in zip(("c1", "c4"), m.D.classes):  # categorical codes: their capsules' lengths, sharpened
         v, _ = caps(u)
-        assert torch.allclose(torch.sigmoid(parts[name][0]), v.norm(dim=-1), atol=1e-5)
+        assert torch.allclose(torch.sigmoid(parts[name][0] / Q_SHARPNESS), v.norm(dim=-1), atol=1e-5)
     assert parts["c2"][1] is not None and parts["c5"][1] is None  # learned and fixed std
     assert m.D(x, q_from=5)[1].shape == (3, m.spec.q_dim)
 
@@ -82,6 +83,25 @@ def test_save_and_load_round_trip(tmp_path):
     x = torch.rand(3, 1, 28, 28)
     assert torch.equal(m.infer_codes(x)["c1"], back.infer_codes(x)["c1"])
     assert torch.allclose(m.generate(4, seed=1), back.generate(4, seed=1))
+
+
+def test_q_is_the_sharpened_lengths_and_models_saved_before_the_sharpness_load_as_they_were(tmp_path):
+    m = InfoGAN("z8,cat10", arch="caps", width=0.25).eval()
+    x = torch.rand(5, 1, 28, 28)
+    s_sq = m.D.classes[0](m.D.primary(x * 2 - 1))[1].exp()  # |s_k|^2 (+ EPS)
+    power = s_sq**Q_SHARPNESS
+    assert Q_SHARPNESS != 1 and torch.allclose(m.infer_codes(x, probs=True)["c1"],
+                                                power / power.sum(1, keepdim=True), atol=1e-5)
+    m.save_pretrained(tmp_path / "new")
+    assert InfoGAN.from_pretrained(tmp_path / "new").D.q_sharpness.item() == Q_SHARPNESS
+    # a model folder written before the buffer existed: its weights without it
+    m.save_pretrained(tmp_path / "old")
+    weights = tmp_path / "old" / "model.safetensors"
+    save_file({k: v for k, v in load_file(str(weights)).items() if k != "D.q_sharpness"}, str(weights))
+    old = InfoGAN.from_pretrained(tmp_path / "old")
+    assert old.D.q_sharpness.item() == 1.0
+    assert torch.allclose(old.infer_codes(x, probs=True)["c1"], s_sq / s_sq.sum(1, keepdim=True), atol=1e-5)
+    assert torch.equal(old.infer_codes(x)["c1"], m.infer_codes(x)["c1"])  # the same classes either way
 
 
 def test_train_and_baseline_through_the_cli(fake_mnist, tmp_path, capsys):

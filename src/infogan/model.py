@@ -151,7 +151,12 @@ def with_defaults(config: dict) -> dict:
 
 
 def load_state(module: nn.Module, state: dict, where: str) -> None:
-    """load_state_dict with a one-line CheckpointError on any key or shape mismatch."""
+    """load_state_dict with a one-line CheckpointError on any key or shape mismatch. A buffer
+    that a network added after models were saved without it (its class's LATER_BUFFERS: name ->
+    the value those models had) is filled in, so they load as they were trained."""
+    later = {f"{prefix}.{name}" if prefix else name: torch.tensor(value)
+             for prefix, m in module.named_modules() for name, value in getattr(m, "LATER_BUFFERS", {}).items()}
+    state = {**later, **state}
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
