@@ -1,4 +1,6 @@
-"""ModelCentrality (InfoGAN-CR, Lin et al. 2020): pick one of several trained models without labels.
+"""Pick one of several trained models without labels: ModelCentrality, or Q's consistency.
+
+ModelCentrality (InfoGAN-CR, Lin et al. 2020):
 
 Each model's generator makes its own scoring set: votes of 100 generated images in which one
 of its codes is held at one value (its codes are the ground-truth factors: categorical codes by
@@ -11,12 +13,17 @@ the others. As InfoGAN-CR's code: 500 votes per set, and the score on those same
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+from .errors import InfoGANError
 from .metrics.factor_vae import score_votes, vote_sets
 from .metrics.factors import GeneratorFactors, representation
 
 VOTES, IMAGES_PER_VOTE, VARIANCE_IMAGES = 500, 100, 5000
+CONSISTENCY_ROWS = 6  # training log rows averaged: the last 300 steps at --log-every 50
 
 
 def model_centrality(models: list, seed: int = 0, votes: int | None = None, per_vote: int | None = None,
@@ -40,3 +47,25 @@ def model_centrality(models: list, seed: int = 0, votes: int | None = None, per_
     centrality = (agreement.sum(1) - 1) / max(n - 1, 1)
     return {"agreement": agreement.round(4).tolist(), "centrality": centrality.round(4).tolist(),
             "selected": int(np.argmax(centrality))}
+
+
+def final_consistency(stats_file: Path, rows: int = CONSISTENCY_ROWS) -> float | None:
+    """A run's loss_consistency averaged over its last `rows` training log rows (stats.jsonl):
+    minus the mutual information between Q's classes of real training images and of their
+    transformed copies (losses.consistency_loss; -ln K at best). None when the run did not
+    train that term. No labels: the run's own log."""
+    lines = Path(stats_file).read_text().splitlines() if Path(stats_file).exists() else []
+    values = [row["loss_consistency"] for row in map(json.loads, filter(str.strip, lines)) if "loss_consistency" in row]
+    return float(np.mean(values[-rows:])) if values else None
+
+
+def most_consistent(stats_files: list) -> dict:
+    """Q's consistency (final_consistency of each run; the selected run's Q agrees most with
+    itself on real images). A capsule Q that splits digits by style ends below the ones that
+    do not (README, InfoCapsGAN)."""
+    values = [final_consistency(f) for f in stats_files]
+    missing = [str(f) for f, v in zip(stats_files, values) if v is None]
+    if missing:
+        raise InfoGANError(f"{missing[0]} has no loss_consistency: selecting by consistency needs runs trained "
+                           "with --consistency > 0")
+    return {"consistency": [round(v, 4) for v in values], "selected": int(np.argmin(values))}

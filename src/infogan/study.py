@@ -146,15 +146,21 @@ def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, thre
         raise InfoGANError(f"seeds {failed} failed; see their logs in {out}")
 
 
+SELECTIONS = {"centrality": "ModelCentrality", "consistency": "Q's consistency on real images"}
+
+
 def select(rows: list[dict], method: str) -> dict:
     """Unsupervised model selection over the seeds' models (selection.py), and where the
     selected seed's accuracy, if measured, stands among the others'."""
     from .model import InfoGAN
-    from .selection import model_centrality
+    from .selection import model_centrality, most_consistent
 
-    if method != "centrality":
-        raise InfoGANError(f"unknown selection {method!r} (known: centrality)")
-    picked = model_centrality([InfoGAN.from_pretrained(r["run"]) for r in rows])
+    if method == "centrality":
+        picked = model_centrality([InfoGAN.from_pretrained(r["run"]) for r in rows])
+    elif method == "consistency":
+        picked = most_consistent([Run(r["run"]).stats_file for r in rows])
+    else:
+        raise InfoGANError(f"unknown selection {method!r} (known: {', '.join(SELECTIONS)})")
     row = rows[picked["selected"]]
     result = {"method": method, "seed": row["seed"], **picked}
     accs = [r["accuracy"] for r in rows if r.get("accuracy") is not None]
@@ -205,7 +211,7 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     if selection:
         result["selection"] = chosen = select(rows, selection)
         result["command"] = command = command + f" --select {selection}"
-        md = markdown(rows, summary, command) + f"\nModelCentrality (no labels) selects seed {chosen['seed']}" + (
+        md = markdown(rows, summary, command) + f"\n{SELECTIONS[selection]} (no labels) selects seed {chosen['seed']}" + (
             f": accuracy {chosen['accuracy']:.4f}, rank {chosen['rank']} of {len(rows)} (median "
             f"{chosen['median_accuracy']:.4f})" if "accuracy" in chosen else "") + "\n"
     (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
