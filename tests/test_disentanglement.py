@@ -232,35 +232,39 @@ def test_sweep_select_centrality_reports_the_pick(fake_mnist, tmp_path, monkeypa
 def test_final_consistency_is_the_mean_of_the_last_log_rows_and_selects_the_most_consistent(tmp_path):
     from infogan import selection
     from infogan.errors import InfoGANError
+    from infogan.run import Run
 
-    def log(name, values, extra=()):
+    def log(name, values, extra=()):  # a run folder's stats.jsonl, read back as the sweep reads it
         rows = [{"step": 50 * (i + 1), "loss_consistency": v} for i, v in enumerate(values)]
         rows[1:1] = [{"step": 60, "acc/c1": 0.5}, *extra]  # evaluation rows carry no loss_consistency
-        path = tmp_path / name
-        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-        return path
+        run = Run(tmp_path / name)
+        run.stats_file.parent.mkdir(parents=True)
+        run.stats_file.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        assert run.stats() == rows
+        return run.stats()
 
-    a = log("a.jsonl", [0.0] * 4 + [-1.0] * 6)  # the last six rows only
-    b = log("b.jsonl", [-2.3] * 4 + [-1.5, -1.6, -1.7, -1.8, -1.9, -2.0])
+    a = log("a", [0.0] * 4 + [-1.0] * 6)  # the last six rows only
+    b = log("b", [-2.3] * 4 + [-1.5, -1.6, -1.7, -1.8, -1.9, -2.0])
     assert selection.final_consistency(a) == pytest.approx(-1.0)
     assert selection.final_consistency(b) == pytest.approx(-1.75)
-    picked = selection.most_consistent([a, b])
+    picked = selection.most_consistent({"a": a, "b": b})
     assert picked == {"consistency": [-1.0, -1.75], "selected": 1}
-    without = tmp_path / "none.jsonl"
-    without.write_text(json.dumps({"step": 50, "loss_D": 1.0}) + "\n")
+    without = [{"step": 50, "loss_D": 1.0}]
     assert selection.final_consistency(without) is None
+    assert Run(tmp_path / "never-trained").stats() == []
     with pytest.raises(InfoGANError, match="--consistency > 0"):
-        selection.most_consistent([a, without])
+        selection.most_consistent({"a": a, "none": without})
 
 
 def test_sweep_select_consistency_picks_the_run_whose_log_says_so(fake_mnist, tmp_path):
     from infogan import selection
+    from infogan.run import Run
 
     assert main(["sweep", "--preset", "tiny", "--seeds", "0-2", "--max-steps", "4", "--consistency", "1",
                  "--log-every", "2", "--data-dir", str(fake_mnist), "--out", str(tmp_path), "--no-progress",
                  "--select", "consistency"]) == 0
     result = json.loads((tmp_path / "sweep.json").read_text())
-    logged = [selection.final_consistency(tmp_path / f"tiny-seed{s}" / "stats.jsonl") for s in range(3)]
+    logged = [selection.final_consistency(Run(tmp_path / f"tiny-seed{s}").stats()) for s in range(3)]
     assert result["selection"]["consistency"] == [round(v, 4) for v in logged]
     assert result["selection"]["seed"] == min(range(3), key=logged.__getitem__)
     assert "--select consistency" in result["command"]

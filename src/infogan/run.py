@@ -91,6 +91,11 @@ class Run:
     def metrics(self) -> dict:
         return json.loads(self.metrics_file.read_text())
 
+    def stats(self) -> list[dict]:
+        """stats.jsonl's rows in order ([] before the first is written)."""
+        f = self.stats_file
+        return [json.loads(line) for line in f.read_text().splitlines() if line.strip()] if f.is_file() else []
+
     def read_config(self) -> dict:
         try:
             return json.loads(self.config_file.read_text())

@@ -13,9 +13,6 @@ the others. As InfoGAN-CR's code: 500 votes per set, and the score on those same
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from .errors import InfoGANError
@@ -49,22 +46,21 @@ def model_centrality(models: list, seed: int = 0, votes: int | None = None, per_
             "selected": int(np.argmax(centrality))}
 
 
-def final_consistency(stats_file: Path, rows: int = CONSISTENCY_ROWS) -> float | None:
-    """A run's loss_consistency averaged over its last `rows` training log rows (stats.jsonl):
-    minus the mutual information between Q's classes of real training images and of their
-    transformed copies (losses.consistency_loss; -ln K at best). None when the run did not
-    train that term. No labels: the run's own log."""
-    lines = Path(stats_file).read_text().splitlines() if Path(stats_file).exists() else []
-    values = [row["loss_consistency"] for row in map(json.loads, filter(str.strip, lines)) if "loss_consistency" in row]
+def final_consistency(stats: list[dict], rows: int = CONSISTENCY_ROWS) -> float | None:
+    """A run's loss_consistency averaged over its last `rows` training log rows (its stats.jsonl
+    rows, Run.stats): minus the mutual information between Q's classes of real training images
+    and of their transformed copies (losses.consistency_loss; -ln K at best). None when the run
+    did not train that term. No labels: the run's own log."""
+    values = [row["loss_consistency"] for row in stats if "loss_consistency" in row]
     return float(np.mean(values[-rows:])) if values else None
 
 
-def most_consistent(stats_files: list) -> dict:
-    """Q's consistency (final_consistency of each run; the selected run's Q agrees most with
-    itself on real images). A capsule Q that splits digits by style ends below the ones that
-    do not (README, InfoCapsGAN)."""
-    values = [final_consistency(f) for f in stats_files]
-    missing = [str(f) for f, v in zip(stats_files, values) if v is None]
+def most_consistent(logs: dict[str, list[dict]]) -> dict:
+    """Q's consistency over runs ({run: its stats.jsonl rows}, in the runs' order): the
+    selected run's Q agrees most with itself on real images (final_consistency). A capsule Q
+    that splits digits by style ends below the ones that do not (README, InfoCapsGAN)."""
+    values = [final_consistency(rows) for rows in logs.values()]
+    missing = [run for run, v in zip(logs, values) if v is None]
     if missing:
         raise InfoGANError(f"{missing[0]} has no loss_consistency: selecting by consistency needs runs trained "
                            "with --consistency > 0")

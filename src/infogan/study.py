@@ -78,9 +78,7 @@ def accuracy_curves(rows: list[dict], out: Path) -> Path | None:
     """accuracy.png: each seed's held-out accuracy per epoch (from its stats.jsonl)."""
     curves = {}
     for r in rows:
-        stats = Run(r["run"]).stats_file
-        points = [json.loads(line) for line in stats.read_text().splitlines() if line.strip()] if stats.exists() else []
-        points = [(p["epoch"], p[f"acc/{r['code']}"]) for p in points if f"acc/{r['code']}" in p]
+        points = [(p["epoch"], p[f"acc/{r['code']}"]) for p in Run(r["run"]).stats() if f"acc/{r['code']}" in p]
         if points:
             curves[r["seed"]] = points
     if not curves:
@@ -158,7 +156,7 @@ def select(rows: list[dict], method: str) -> dict:
     if method == "centrality":
         picked = model_centrality([InfoGAN.from_pretrained(r["run"]) for r in rows])
     elif method == "consistency":
-        picked = most_consistent([Run(r["run"]).stats_file for r in rows])
+        picked = most_consistent({r["run"]: Run(r["run"]).stats() for r in rows})
     else:
         raise InfoGANError(f"unknown selection {method!r} (known: {', '.join(SELECTIONS)})")
     row = rows[picked["selected"]]

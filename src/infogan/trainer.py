@@ -244,7 +244,7 @@ class Trainer(Stepper):
             if code.kind == "cont":
                 imgs, nrow = viz.continuous_traversal(self.final, code.name, values, seed=self.cfg.seed + 12345)
                 viz.save_grid(imgs, self.folder.traverse_png(code.name), nrow)
-        viz.plot_stats(self.folder.stats_file, self.folder.losses_png, self.model.spec)
+        viz.plot_stats(self.folder.stats(), self.folder.losses_png, self.model.spec)
 
     # ------------------------------------------------------------------ the loop
     def run(self, progress: bool = True) -> InfoGAN:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -133,10 +132,10 @@ def save_gif(frames: list[Path], path: Path, ms_per_frame: int = 300) -> Path | 
     return Path(path)
 
 
-def plot_stats(stats_path: Path, out: Path, spec: LatentSpec) -> Path | None:
-    """losses.png: D/G losses, each code's MI lower bound against its H(c), and (when the run
-    logged it) each categorical code's held-out accuracy per epoch."""
-    rows = [json.loads(line) for line in Path(stats_path).read_text().splitlines() if line.strip()]
+def plot_stats(rows: list[dict], out: Path, spec: LatentSpec) -> Path | None:
+    """losses.png from a run's stats.jsonl rows (Run.stats): D/G losses, each code's MI lower
+    bound against its H(c), and (when the run logged it) each categorical code's held-out
+    accuracy per epoch."""
     loss_rows = [r for r in rows if "loss_D" in r]
     acc_rows = [r for r in rows if any(k.startswith("acc/") for k in r)]
     if not loss_rows:
