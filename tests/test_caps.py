@@ -199,6 +199,11 @@ def test_mimic_mode_trains_resumes_exactly_and_is_measured(fake_mnist, tmp_path)
     run = Run.numbered(tmp_path)[0].path
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0 <= metrics["mimic"]["agreement"] <= 1 and (run / "mimic.png").is_file()
+    from infogan.study import seed_row
+
+    row = seed_row(0, Run(run))  # a sweep's table shows both of mimic mode's figures
+    assert row["mimic_agreement"] == metrics["mimic"]["agreement"]
+    assert row["mimic_frechet_distance"] == metrics["mimic"]["frechet_distance"] > 0
     first = load_file(str(run / "model" / "model.safetensors"))
     assert main(["train", "--resume", str(run / "checkpoints" / "checkpoint-000004"), "--outdir", str(tmp_path),
                  "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]) == 0

@@ -56,7 +56,8 @@ METRIC = Metric(
     compute=mimic_metric,
     needs=frozenset({"labels", "train"}),
     applies=can_mimic,
-    columns=(Column("mimic_agreement", "mimic agreement", lambda r: r["agreement"]),),
+    columns=(Column("mimic_agreement", "mimic agreement", lambda r: r["agreement"]),
+             Column("mimic_frechet_distance", "redrawings' Frechet distance", lambda r: r["frechet_distance"])),
     lines=lambda r: [f"mimic: Q reads {r['agreement']:.1%} of redrawings as the original's class; their Frechet "
                      f"distance {r['frechet_distance']:.2f}"],
     pictures=pictures,
