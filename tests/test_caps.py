@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -116,6 +117,27 @@ def test_train_and_baseline_through_the_cli(fake_mnist, tmp_path, capsys):
                  "--data-dir", str(fake_mnist), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["encoder"].startswith("capsule D") and result["test_accuracy"] > 0.5
+
+
+def test_q_sharpness_is_an_option_of_capsule_qs_only(fake_mnist, tmp_path, capsys):
+    from infogan.baseline import train_baseline
+    from infogan.config import resolve
+    from infogan.errors import InfoGANError
+
+    out = tmp_path / "runs"
+    common = ["--width", "0.125", "--batch-size", "16", "--max-steps", "2", "--no-progress", "--no-eval",
+              "--data-dir", str(fake_mnist), "--outdir", str(out)]
+    assert main(["train", "--preset", "mnist-caps", "--q-sharpness", "1", *common]) == 0
+    run = out / "00000-mnist-caps-qT1"  # the run's name says it differs from the preset
+    assert InfoGAN.from_pretrained(run).D.q_sharpness.item() == 1.0  # in the saved weights
+    assert main(["train", "--preset", "mnist", "--q-sharpness", "1", *common]) == 2
+    assert "needs a capsule Q" in capsys.readouterr().err and len(list(out.iterdir())) == 1  # no run folder
+    with pytest.raises(InfoGANError, match="must be > 0"):
+        resolve("mnist-caps", {"q_sharpness": 0.0})
+    cfg = resolve("mnist-caps", {"q_sharpness": 3.0, "width": 0.125, "batch_size": 8})
+    net = train_baseline(cfg, torch.randint(0, 255, (16, 1, 28, 28), dtype=torch.uint8), torch.arange(16) % 10, 1,
+                         progress=False)
+    assert net.q_sharpness.item() == 3.0  # the supervised twin trains the same Q
 
 
 def test_routing_on_a_hand_computed_case():

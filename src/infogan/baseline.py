@@ -26,6 +26,8 @@ def train_baseline(cfg, images, labels, epochs: int, progress: bool = True):
     torch.manual_seed(cfg.seed)
     _, net = build(cfg.arch, 1, int(labels.max()) + 1, images.shape[1], images.shape[2], cfg.width)
     init_weights(net)
+    if cfg.q_sharpness is not None:
+        net.q_sharpness.fill_(cfg.q_sharpness)  # a capsule Q's (config.validate)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     return fit_supervised(net, images, labels, opt, epochs, cfg.batch_size, cfg.seed, progress, "baseline")
 

@@ -42,6 +42,9 @@ class TrainConfig:
                                    "capsule G (caps); the last two for 28-px presets", "model",
                          choices=("family", "mnist", "caps"), in_name="g")
     width: float = option(1.0, "channel/unit multiplier of the networks (1 = the paper's)", "model")
+    q_sharpness: float | None = option(None, "capsule Q only (arch caps, capsnet): its logits are this times "
+                                             "log |s_k|^2 (README, InfoCapsGAN; default: the network's own)",
+                                       "model", in_name="qT")
     image_size: int = option(28, "image side in pixels (celeba/folder images are cropped and resized to it)", "model")
     channels: int = option(1, "folder images: 1 (grayscale) or 3 (colour)", "model", choices=(1, 3))
     bad_images: str = option("skip", "folder/celeba: skip unreadable images (named in the log) or stop", "model",
@@ -210,6 +213,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),
         (cfg.mimic is None or cfg.mimic >= 0, "--mimic must be >= 0 (the step it starts at)"),
         (cfg.width > 0, "--width must be > 0"),
+        (cfg.q_sharpness is None or cfg.q_sharpness > 0, "--q-sharpness must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
         (cfg.ckpt_minutes >= 0 and cfg.max_rollbacks >= 0, "--ckpt-minutes and --max-rollbacks must be >= 0"),
         (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:"), f"unknown device {cfg.device!r}"),
@@ -221,4 +225,7 @@ def validate(cfg: TrainConfig) -> None:
     for ok, msg in checks:
         if not ok:
             raise InfoGANError(msg)
-    nets.family(cfg.arch).check_image_size(cfg.image_size)
+    fam = nets.family(cfg.arch)
+    fam.check_image_size(cfg.image_size)
+    if cfg.q_sharpness is not None and not fam.capsule_q:
+        raise InfoGANError(f"--q-sharpness needs a capsule Q (--arch caps or capsnet), not the {fam.name} networks")

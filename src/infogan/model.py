@@ -43,7 +43,10 @@ class InfoGAN(nn.Module):
     def for_training(cls, cfg) -> "InfoGAN":
         """The model a TrainConfig describes (its codes' lambdas from --lambda-cat/--lambda-cont)."""
         spec = LatentSpec.parse(cfg.latent, cfg.lambda_cat, cfg.lambda_cont)
-        return cls(spec, **{k: getattr(cfg, k) for k in model_keys() if k != "latent"})
+        model = cls(spec, **{k: getattr(cfg, k) for k in model_keys() if k != "latent"})
+        if cfg.q_sharpness is not None:  # a capsule Q's buffer (config.validate): the saved weights keep it
+            model.D.q_sharpness.fill_(cfg.q_sharpness)
+        return model
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -10,7 +10,7 @@ from ..config import options
 from ..errors import SpecError
 from ..model import InfoGAN
 
-_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}
+_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float, "str | None": str}
 
 
 def add_options(p: argparse.ArgumentParser, *groups: str, skip: tuple[str, ...] = ()) -> None:

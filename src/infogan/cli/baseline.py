@@ -13,6 +13,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=float, help="width multiplier of the networks (default: the preset's)")
+    p.add_argument("--q-sharpness", type=float, help="capsule Q only: T, its logits' factor (default: the network's)")
     p.add_argument("--data-dir")
     p.add_argument("--out", help="write the result JSON here too")
     p.add_argument("--json", action="store_true")
@@ -23,7 +24,8 @@ def run(args) -> int:
     from ..baseline import baseline
 
     result = baseline(args.preset, epochs=args.epochs, progress=not args.json, batch_size=args.batch_size,
-                      seed=args.seed, width=args.width, data_dir=args.data_dir)
+                      seed=args.seed, width=args.width, q_sharpness=args.q_sharpness,
+                      data_dir=args.data_dir)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result) if args.json else

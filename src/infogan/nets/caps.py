@@ -239,7 +239,9 @@ def build_capsnet(in_dim: int, q_dim: int, channels: int = 1, image_size: int = 
 
 
 FAMILY = Family("caps", "InfoCapsGAN, light (28 px): the MNIST G; a capsule D/Q, class capsules by dynamic routing",
-                build, (28,), encoder="capsule D (trunk, primary capsules, routed class capsules' lengths)")
+                build, (28,), encoder="capsule D (trunk, primary capsules, routed class capsules' lengths)",
+                capsule_q=True)
 CAPSNET = Family("capsnet", "InfoCapsGAN as published (28 px): CapsNet D/Q (9x9 conv 256, 1152 primary capsules, "
                             "routed class capsules and real/fake capsule) and the capsule G",
-                 build_capsnet, (28,), encoder="CapsNet D (9x9 conv, 1152 primary capsules, routed class capsules' lengths)")
+                 build_capsnet, (28,), encoder="CapsNet D (9x9 conv, 1152 primary capsules, routed class capsules' lengths)",
+                 capsule_q=True)

@@ -28,6 +28,7 @@ class Family:
     build: Callable
     image_sizes: tuple[int, ...]
     encoder: str = "D trunk + Q head"  # what reads the categorical codes (the supervised twin's network)
+    capsule_q: bool = False  # Q reads capsules' lengths, with a sharpness T (caps.py; --q-sharpness)
 
     def check_image_size(self, size: int) -> None:
         if size not in self.image_sizes:
