@@ -90,11 +90,12 @@ def test_q_is_the_sharpened_lengths_and_models_saved_before_the_sharpness_load_a
     m = InfoGAN("z8,cat10", arch="caps", width=0.25).eval()
     x = torch.rand(5, 1, 28, 28)
     s_sq = m.D.classes[0](m.D.primary(x * 2 - 1))[1].exp()  # |s_k|^2 (+ EPS)
-    power = s_sq**Q_SHARPNESS
-    assert Q_SHARPNESS != 1 and torch.allclose(m.infer_codes(x, probs=True)["c1"],
-                                                power / power.sum(1, keepdim=True), atol=1e-5)
+    for t in (Q_SHARPNESS, 2.0):  # the default and --q-sharpness 2: Q is |s_k|^(2T), normalised
+        m.D.q_sharpness.fill_(t)
+        power = s_sq**t
+        assert torch.allclose(m.infer_codes(x, probs=True)["c1"], power / power.sum(1, keepdim=True), atol=1e-5)
     m.save_pretrained(tmp_path / "new")
-    assert InfoGAN.from_pretrained(tmp_path / "new").D.q_sharpness.item() == Q_SHARPNESS
+    assert InfoGAN.from_pretrained(tmp_path / "new").D.q_sharpness.item() == 2.0  # the weights keep T
     # a model folder written before the buffer existed: its weights without it
     m.save_pretrained(tmp_path / "old")
     weights = tmp_path / "old" / "model.safetensors"
@@ -127,10 +128,10 @@ def test_q_sharpness_is_an_option_of_capsule_qs_only(fake_mnist, tmp_path, capsy
     out = tmp_path / "runs"
     common = ["--width", "0.125", "--batch-size", "16", "--max-steps", "2", "--no-progress", "--no-eval",
               "--data-dir", str(fake_mnist), "--outdir", str(out)]
-    assert main(["train", "--preset", "mnist-caps", "--q-sharpness", "1", *common]) == 0
-    run = out / "00000-mnist-caps-qT1"  # the run's name says it differs from the preset
-    assert InfoGAN.from_pretrained(run).D.q_sharpness.item() == 1.0  # in the saved weights
-    assert main(["train", "--preset", "mnist", "--q-sharpness", "1", *common]) == 2
+    assert main(["train", "--preset", "mnist-caps", "--q-sharpness", "2", *common]) == 0
+    run = out / "00000-mnist-caps-qT2"  # the run's name says it differs from the preset
+    assert InfoGAN.from_pretrained(run).D.q_sharpness.item() == 2.0  # in the saved weights
+    assert main(["train", "--preset", "mnist", "--q-sharpness", "2", *common]) == 2
     assert "needs a capsule Q" in capsys.readouterr().err and len(list(out.iterdir())) == 1  # no run folder
     with pytest.raises(InfoGANError, match="must be > 0"):
         resolve("mnist-caps", {"q_sharpness": 0.0})

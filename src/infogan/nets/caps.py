@@ -13,10 +13,10 @@ belief that class k made the image: since |v_k| = |s_k|^2 / (1 + |s_k|^2), log |
 sigmoid(log |s_k|^2) = |v_k|, and Q's logits are Q_SHARPNESS * log |s_k|^2, so Q(c=k|x) is
 |s_k|^(2T) normalised over the code's classes: a proper Q(c|x), and the information loss stays
 the cross-entropy of the other networks (the InfoCapsGAN code's margin loss, with its constants,
-gives no likelihood to bound the MI with). T = 1 (the squared lengths) left the capsule Q unsure
-of real images (test entropy 0.14-0.22 nats against 0.03 for the paper's Q, logits spanning
-about 13 nats against 23) and slow to sort them; T = 2 (README, InfoCapsGAN) is the default, and
-models saved before it load with the T they were trained with (the q_sharpness buffer).
+gives no likelihood to bound the MI with). T = 1 (the squared lengths) is the default. T = 2
+(--q-sharpness 2) makes Q surer of real images and sorts them sooner, but on 2 seeds of 5 it
+locked in digits split by style that T = 1 slowly sorts out over 5 epochs (README, InfoCapsGAN).
+T is a buffer in the weights; models saved before it existed load with 1 (LATER_BUFFERS).
 
 The capsule generator (CapsuleGenerator, the published one): the squashed latent -> K class
 capsules of 16-D, each a linear map of it, squashed -> 1152 primary capsules of 8-D, each the
@@ -40,7 +40,7 @@ from .mnist import Generator
 POSE_IN, POSE_OUT = 8, 16  # primary and class capsule dimensions (CapsNet's)
 ROUTING_ITERATIONS = 3
 EPS = 1e-7
-Q_SHARPNESS = 2.0  # T: Q's logits are T * log |s_k|^2 (the module's docstring)
+Q_SHARPNESS = 1.0  # T: Q's logits are T * log |s_k|^2 (the module's docstring; --q-sharpness)
 
 
 def squash(s: torch.Tensor, dim: int = -1) -> torch.Tensor:
