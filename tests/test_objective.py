@@ -3,6 +3,7 @@ weights' moving average and the learning-rate schedule. Each reaches what it sho
 else, is zero where it should be, and resumes exactly."""
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -111,6 +112,28 @@ def test_the_learning_rate_schedule():
     for step in range(8):
         stepper.step_once(step)
     assert float(stepper.opt_g.param_groups[0]["lr"]) == pytest.approx(1e-3 * 3 / 5)
+
+
+def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay(fake_mnist, tmp_path):
+    # (how the README's 7-epoch capsule study reused the 5-epoch runs' checkpoints at step 3,000:
+    # the decay of the 5-epoch runs began at step 3,280, so until then both runs are one)
+    flags = ["--preset", "tiny", "--lr-decay", "0.5", "--ema", "0.9", "--ckpt-every", "10", "--keep-ckpts", "9",
+             "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]  # 20 steps per epoch
+    assert main(["train", "--epochs", "3", *flags, "--outdir", str(tmp_path / "long")]) == 0  # decay from step 30
+    longer = load_file(str(Run.numbered(tmp_path / "long")[0].model_dir / "model.safetensors"))
+    assert main(["train", "--epochs", "2", *flags, "--outdir", str(tmp_path / "short")]) == 0  # decay from step 20
+    short = Run.numbered(tmp_path / "short")[0]
+
+    def resumed_from(step):
+        copy = tmp_path / f"from-{step}"
+        shutil.copytree(short.path, copy)
+        assert main(["train", "--resume", str(copy / "checkpoints" / f"checkpoint-{step:06d}"), "--epochs", "3",
+                     "--no-progress", "--no-eval", "--data-dir", str(fake_mnist), "--outdir", str(tmp_path)]) == 0
+        return load_file(str(copy / "model" / "model.safetensors"))
+
+    before_decay, in_decay = resumed_from(10), resumed_from(30)
+    assert all(torch.equal(longer[k], before_decay[k]) for k in longer)
+    assert not all(torch.equal(longer[k], in_decay[k]) for k in longer)  # past step 20 the short run had decayed
 
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):

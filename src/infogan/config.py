@@ -148,10 +148,10 @@ PRESETS: dict[str, Preset] = {
     "fashion-mnist": Preset("the mnist preset's networks, codes and objective on Fashion-MNIST",
                             dict(dataset="fashion-mnist", latent="z62,cat10,cont2", **TOWARD_SUPERVISED)),
     "mnist-caps": Preset("InfoCapsGAN: the mnist preset's generator, codes and objective with a capsule D/Q "
-                         "(class capsules by dynamic routing; Q's classes are capsule lengths); 5 epochs, as "
+                         "(class capsules by dynamic routing; Q's classes are capsule lengths); 7 epochs, as "
                          "the capsule Q sorts the digits more slowly",
                          dict(dataset="mnist", arch="caps", latent="z62,cat10,cont2",
-                              **{**TOWARD_SUPERVISED, "epochs": 5})),
+                              **{**TOWARD_SUPERVISED, "epochs": 7})),
     "infocapsgan": Preset("InfoCapsGAN as published: CapsNet D/Q (9x9 conv 256, 1152 primary capsules, routed class "
                           "and real/fake capsules), the capsule G, noise + one 10-way code, its learning rates "
                           "(D 2e-5, G 2e-4) and batch 100",

@@ -15,7 +15,7 @@ sigmoid(log |s_k|^2) = |v_k|, and Q's logits are Q_SHARPNESS * log |s_k|^2, so Q
 the cross-entropy of the other networks (the InfoCapsGAN code's margin loss, with its constants,
 gives no likelihood to bound the MI with). T = 1 (the squared lengths) is the default. T = 2
 (--q-sharpness 2) makes Q surer of real images and sorts them sooner, but on 2 seeds of 5 it
-locked in digits split by style that T = 1 slowly sorts out over 5 epochs (README, InfoCapsGAN).
+locked in digits split by style that T = 1 slowly sorts out over 7 epochs (README, InfoCapsGAN).
 T is a buffer in the weights; models saved before it existed load with 1 (LATER_BUFFERS).
 
 The capsule generator (CapsuleGenerator, the published one): the squashed latent -> K class
