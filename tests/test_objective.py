@@ -125,11 +125,10 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
     short = Run.numbered(tmp_path / "short")[0]
 
     def resumed_from(step):
-        copy = tmp_path / f"from-{step}"
-        shutil.copytree(short.path, copy)
-        assert main(["train", "--resume", str(copy / "checkpoints" / f"checkpoint-{step:06d}"), "--epochs", "3",
+        copy = Run(shutil.copytree(short.path, tmp_path / f"from-{step}"))
+        assert main(["train", "--resume", str(copy.checkpoints_dir / f"checkpoint-{step:06d}"), "--epochs", "3",
                      "--no-progress", "--no-eval", "--data-dir", str(fake_mnist), "--outdir", str(tmp_path)]) == 0
-        return load_file(str(copy / "model" / "model.safetensors"))
+        return load_file(str(copy.model_dir / "model.safetensors"))
 
     before_decay, in_decay = resumed_from(10), resumed_from(30)
     assert all(torch.equal(longer[k], before_decay[k]) for k in longer)
