@@ -215,8 +215,9 @@ def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repea
     result = {
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "threads": job["threads"], "preset": preset, "batch_size": batch_size,
-        "options": {k: getattr(cfg, k) for k in ("adam", "channels_last", "compile", "amp", "keep_memory",
-                                                 "cuda_graph", "tf32", "invariance", *TEXTBOOK_LACKS)},
+        "options": {k: getattr(cfg, k) for k in ("adam", "channels_last", "compile", "compile_routing", "amp",
+                                                 "keep_memory", "cuda_graph", "tf32", "invariance",
+                                                 *TEXTBOOK_LACKS)},
         "images_per_second": round(ips, 1),
         "reference_images_per_second": round(batch_size / step_s["reference"], 1) if "reference" in step_s else None,
         "speedup": round(step_s["reference"] / step_s["ours"], 3) if "reference" in step_s else None,

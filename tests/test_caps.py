@@ -1,5 +1,6 @@
 """InfoCapsGAN's capsule D/Q: squash, routing by agreement, Q's layout, training and the CLI."""
 
+import copy
 import json
 
 import pytest
@@ -160,6 +161,40 @@ def test_routing_on_a_hand_computed_case():
     expect = s0 * (s0 @ s0) / ((1 + s0 @ s0) * torch.sqrt(s0 @ s0))
     assert torch.allclose(v[0, 0], expect, atol=1e-6) and torch.allclose(v[0, 1], torch.zeros(2), atol=1e-6)
     assert torch.allclose(logit[0, 0], torch.log(s0 @ s0), atol=1e-5)
+
+
+def test_compiled_routing_equals_the_eager_routing_and_a_copy_routes_with_its_own_weights():
+    pytest.importorskip("torch._inductor")
+    torch.manual_seed(0)
+    caps, u = RoutedCapsules(32, 4), torch.randn(6, 32, 8).mul(0.3).requires_grad_()
+    eager = caps.route(u)
+    grad_eager = torch.autograd.grad(eager[0].sum() + eager[1].sum(), [u, caps.weight])
+    caps.compile_routing()
+    compiled = caps(u)
+    grad_compiled = torch.autograd.grad(compiled[0].sum() + compiled[1].sum(), [u, caps.weight])
+    for a, b in zip(eager + grad_eager, compiled + grad_compiled):
+        assert torch.allclose(a, b, atol=1e-5)
+    twin = copy.deepcopy(caps)  # EMA's copy of D: its compiled routing must read its own weights
+    with torch.no_grad():
+        twin.weight.mul_(2)
+    assert torch.allclose(twin(u)[0], twin.route(u)[0], atol=1e-6)
+    assert not torch.allclose(twin(u)[0], compiled[0], atol=1e-3)
+    with torch.no_grad():  # evaluation and inference route eagerly
+        assert torch.equal(caps(u)[0], caps.route(u)[0])
+
+
+def test_routing_falls_back_to_eager_when_compiling_fails(monkeypatch, capsys):
+    def no_compiler(fn, **kwargs):
+        def fail(*args):
+            raise RuntimeError("no C++ compiler found\nmore detail")
+        return fail
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    caps, u = RoutedCapsules(8, 3), torch.randn(2, 8, 8)
+    caps.compile_routing()
+    v, log_sq = caps(u)
+    assert torch.equal(v, caps.route(u)[0]) and caps.compiled is None
+    err = capsys.readouterr().err
+    assert err.strip() == "infogan: the capsule routing runs eagerly (torch.compile failed: no C++ compiler found)"
 
 
 def test_the_capsule_generator_shapes_and_gradients():

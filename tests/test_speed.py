@@ -10,6 +10,7 @@ import torch
 from infogan import speed
 from infogan.config import resolve
 from infogan.errors import InfoGANError
+from infogan.nets.caps import RoutedCapsules
 from infogan.step import Stepper
 
 
@@ -53,6 +54,14 @@ def test_bf16_autocast_stays_within_noise_of_float32():
 def test_compiled_step_equals_the_eager_step():
     pytest.importorskip("torch._inductor")
     _close(_run(), _run(compile="default"), atol=1e-4)
+
+
+def test_the_compiled_routing_step_equals_the_eager_one():
+    pytest.importorskip("torch._inductor")
+    _close(_run(arch="caps", compile_routing=False), _run(arch="caps"), atol=1e-4)
+    images = torch.zeros(64, 1, 28, 28, dtype=torch.uint8)
+    D = Stepper(dataclasses.replace(resolve("tiny"), arch="caps"), images, torch.device("cpu")).model.D
+    assert all(caps.compiled is not None for caps in D.modules() if isinstance(caps, RoutedCapsules))
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

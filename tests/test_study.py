@@ -1,5 +1,6 @@
 """Sample-quality metrics, the supervised baseline and multi-seed sweeps, on fabricated data."""
 
+import dataclasses
 import json
 import sys
 
@@ -74,6 +75,18 @@ def test_baseline_learns_the_fabricated_classes(fake_mnist, capsys):
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["test_accuracy"] > 0.5  # the bar position is the class: easy with labels
+
+
+def test_baseline_trains_on_the_dataset_asked_for(fake_mnist, monkeypatch, capsys):
+    # the fabricated files stand in for Fashion-MNIST too: the same IDX names and format
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist",
+                        dataclasses.replace(data.DATASETS["fashion-mnist"], files=data.DATASETS["mnist"].files))
+    args = ["baseline", "--preset", "tiny", "--epochs", "1", "--data-dir", str(fake_mnist), "--json"]
+    assert main(args + ["--dataset", "fashion-mnist"]) == 0
+    assert json.loads(capsys.readouterr().out)["dataset"] == "fashion-mnist"
+    assert main(args + ["--dataset", "no-such-set"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("infogan: error:") and "no-such-set" in err and len(err.splitlines()) == 1
 
 
 def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):

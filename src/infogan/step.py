@@ -260,7 +260,7 @@ class Stepper:
             raise InfoGANError(f"the training images are {tuple(images.shape[1:])}, the model makes "
                                f"{self.model.image_shape}")
         self.opt_d, self.opt_g = make_optimizers(self.model, cfg)
-        speed.apply(self.model, cfg)
+        speed.apply(self.model, cfg, self.device)
         self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last,
                                     self.group.rank, self.group.world)
         self.total_steps = cfg.max_steps or cfg.epochs * self.sampler.steps_per_epoch

@@ -9,6 +9,8 @@ from pathlib import Path
 def add_parser(sub) -> None:
     p = sub.add_parser("baseline", help="train the same encoder with labels (supervised baseline)")
     p.add_argument("--preset", default="mnist")
+    p.add_argument("--dataset", help="train and test on this dataset (`infogan data list`; default: the preset's), "
+                                     "as sweep --dataset does")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
@@ -25,7 +27,7 @@ def run(args) -> int:
 
     result = baseline(args.preset, epochs=args.epochs, progress=not args.json, batch_size=args.batch_size,
                       seed=args.seed, width=args.width, q_sharpness=args.q_sharpness,
-                      data_dir=args.data_dir)
+                      data_dir=args.data_dir, dataset=args.dataset)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result) if args.json else
