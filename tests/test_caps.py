@@ -171,6 +171,7 @@ def test_compiled_routing_equals_the_eager_routing_and_a_copy_routes_with_its_ow
     grad_eager = torch.autograd.grad(eager[0].sum() + eager[1].sum(), [u, caps.weight])
     caps.compile_routing()
     compiled = caps(u)
+    assert caps.compiled is not None  # it compiled and ran, rather than falling back to eager
     grad_compiled = torch.autograd.grad(compiled[0].sum() + compiled[1].sum(), [u, caps.weight])
     for a, b in zip(eager + grad_eager, compiled + grad_compiled):
         assert torch.allclose(a, b, atol=1e-5)

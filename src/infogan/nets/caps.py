@@ -80,9 +80,10 @@ class RoutedCapsules(nn.Module):
         so evaluation and inference do not compile; falls back to eager if compiling fails."""
         # inductor's CPU build logs a warning that no CUDA runtime was found: not this user's business
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-        # the function, not the bound method: a deep copy of the module (EMA's) routes with its own weights
-        # its kernels single-threaded: with OpenMP threads of its own, the compiled routing ran 3x
-        # slower on 2 cores than on 1 (README, InfoCapsGAN); ATen's products keep every thread
+        # The function, not the bound method: a deep copy of the module (EMA's) routes with its
+        # own weights. Its kernels on one thread: with OpenMP threads of their own the compiled
+        # routing ran 3x slower on 2 cores than on 1 (README, InfoCapsGAN); ATen's products
+        # inside it still use every thread.
         self.compiled = torch.compile(RoutedCapsules.route, dynamic=False, options={"cpp.threads": 1})
 
     def route(self, u: torch.Tensor):
