@@ -89,7 +89,7 @@ class TrainConfig:
     channels_last: bool = option(False, "NHWC tensors for the convolutions (measured no faster on CPU)", "speed")
     compile: str = option("off", "torch.compile G and D (CPU only)", "speed", choices=COMPILE_MODES)
     compile_routing: bool = option(True, "CPU: torch.compile the capsule D/Q's routing (arch caps, capsnet; "
-                                         "eager if compiling fails or under --compile)", "speed")
+                                         "eager if compiling fails; --compile compiles all of D instead)", "speed")
     amp: str = option("off", "autocast the forward passes; losses stay float32", "speed", choices=AMP_MODES)
     keep_memory: bool = option(True, "CPU: keep freed memory in the process instead of faulting it in again "
                                      "each step (changes no number)", "speed")
