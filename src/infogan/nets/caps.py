@@ -52,6 +52,24 @@ def squash(s: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return s * (sq / ((1 + sq) * torch.sqrt(sq + EPS)))
 
 
+def routing_compile_options() -> dict:
+    """inductor's options for the routing: vectors no wider than a pose (8 floats, 256 bits).
+
+    With 16-float (AVX-512) vectors the 8-D poses fill half of each, and inductor's loop
+    planner then counts the pose loop as 8 // 16 = 0 steps: it judges the 65,536 (image, input)
+    pairs of a batch of 256 too few to share out and parallelises the 10-output sums of the
+    backward pass instead, opening an OpenMP region in each of those 65,536 iterations. The
+    routing ran 3x slower on 2 threads than on 1 that way (README, Speed); with 8-float vectors
+    it shares out the pairs and is faster on both."""
+    try:
+        from torch._inductor.cpu_vec_isa import pick_vec_isa
+
+        wide = pick_vec_isa().bit_width() > 32 * POSE_IN
+    except Exception:  # an inductor without this helper: its defaults
+        return {}
+    return {"cpp.simdlen": 32 * POSE_IN} if wide else {}
+
+
 class RoutedCapsules(nn.Module):
     """n_in input capsules (in_dim-D) -> n_out capsules (out_dim-D) by dynamic routing.
     forward returns (v (B, n_out, out_dim), log |s|^2 (B, n_out))."""
@@ -81,10 +99,8 @@ class RoutedCapsules(nn.Module):
         # inductor's CPU build logs a warning that no CUDA runtime was found: not this user's business
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         # The function, not the bound method: a deep copy of the module (EMA's) routes with its
-        # own weights. Its kernels on one thread: with OpenMP threads of their own the compiled
-        # routing ran 3x slower on 2 cores than on 1 (README, InfoCapsGAN); ATen's products
-        # inside it still use every thread.
-        self.compiled = torch.compile(RoutedCapsules.route, dynamic=False, options={"cpp.threads": 1})
+        # own weights
+        self.compiled = torch.compile(RoutedCapsules.route, dynamic=False, options=routing_compile_options())
 
     def route(self, u: torch.Tensor):
         B, n_in, P = u.shape
