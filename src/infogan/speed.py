@@ -13,8 +13,8 @@
 
 Defaults are what measured fastest (README, "Speed"): on 2 CPU cores compile was slower,
 channels-last no faster and bf16 has no hardware support, so those default to off;
-keep_memory is on, and so is compile_routing (the capsule step 10-14% faster on one or two
-threads). On an H200 the whole-step CUDA graph made the step 7.6x faster than
+keep_memory is on, and so is compile_routing (the capsule step 8% faster on one thread, 3-13%
+on two). On an H200 the whole-step CUDA graph made the step 7.6x faster than
 eager and TF32 another 1.23x, with time to 95% accuracy unchanged, so both are on; bf16
 autocast was slower than TF32. The equivalence of each optimised step with the plain one is
 tested in tests/test_speed.py.

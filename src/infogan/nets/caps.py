@@ -59,7 +59,7 @@ def routing_compile_options() -> dict:
     planner then counts the pose loop as 8 // 16 = 0 steps: it judges the 65,536 (image, input)
     pairs of a batch of 256 too few to share out and parallelises the 10-output sums of the
     backward pass instead, opening an OpenMP region in each of those 65,536 iterations. The
-    routing ran 3x slower on 2 threads than on 1 that way (README, Speed); with 8-float vectors
+    routing ran 3x slower on 2 threads than on 1 that way (README, InfoCapsGAN); with 8-float vectors
     it shares out the pairs and is faster on both."""
     try:
         from torch._inductor.cpu_vec_isa import pick_vec_isa
