@@ -184,6 +184,18 @@ def test_compiled_routing_equals_the_eager_routing_and_a_copy_routes_with_its_ow
         assert torch.equal(caps(u)[0], caps.route(u)[0])
 
 
+@pytest.mark.parametrize("bits, options", [(512, {"cpp.simdlen": 256}), (256, {}), (128, {})])
+def test_the_routing_is_compiled_with_vectors_no_wider_than_a_pose(monkeypatch, bits, options):
+    # 16-float vectors made inductor share the backward's 10-output sums between threads inside
+    # a serial loop over every (image, input) pair (README, InfoCapsGAN): 8 floats, a pose, at most
+    cpu_vec_isa = pytest.importorskip("torch._inductor.cpu_vec_isa")
+    monkeypatch.setattr(cpu_vec_isa, "pick_vec_isa", lambda: type("ISA", (), {"bit_width": lambda self: bits})())
+    asked = {}
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: asked.update(kwargs) or fn)
+    RoutedCapsules(8, 3).compile_routing()
+    assert asked["options"] == options and asked["dynamic"] is False
+
+
 def test_routing_falls_back_to_eager_when_compiling_fails(monkeypatch, capsys):
     def no_compiler(fn, **kwargs):
         def fail(*args):
