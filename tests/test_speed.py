@@ -1,5 +1,6 @@
 """Each speed option computes the plain step's losses and update (within tolerance)."""
 
+import contextlib
 import dataclasses
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from infogan import speed
+from infogan import speed, step
 from infogan.config import resolve
 from infogan.errors import InfoGANError
 from infogan.nets.caps import RoutedCapsules
@@ -62,6 +63,23 @@ def test_the_compiled_routing_step_equals_the_eager_one():
     images = torch.zeros(64, 1, 28, 28, dtype=torch.uint8)
     D = Stepper(dataclasses.replace(resolve("tiny"), arch="caps"), images, torch.device("cpu")).model.D
     assert all(caps.compiled is not None for caps in D.modules() if isinstance(caps, RoutedCapsules))
+
+
+def test_g_phase_runs_d_frozen_which_changes_nothing_learned(monkeypatch):
+    # G's phase only trains G: with D's weights frozen while it runs, the compiled routing is
+    # compiled without their gradients (it computed them all, unused, before). D trains again after
+    seen = []
+    forward = RoutedCapsules.forward
+    monkeypatch.setattr(RoutedCapsules, "forward", lambda self, u: seen.append(self.weight.requires_grad) or forward(self, u))
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    stepper = Stepper(dataclasses.replace(resolve("tiny"), arch="caps", compile_routing=False), images, torch.device("cpu"))
+    stepper.step_once(0)
+    assert seen and seen == [True] * (len(seen) // 2) + [False] * (len(seen) // 2)
+    assert all(p.requires_grad for p in stepper.model.D.parameters())
+    monkeypatch.undo()
+    frozen = _run(arch="caps", compile_routing=False)
+    monkeypatch.setattr(step, "frozen", lambda net: contextlib.nullcontext())
+    _close(frozen, _run(arch="caps", compile_routing=False), atol=0, weight_atol=0)
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

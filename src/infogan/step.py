@@ -4,8 +4,9 @@ Who the information loss trains (the paper's objective, as the official code imp
   D phase: loss_D = -log D(x) - log(1 - D(G(z,c))) + sum_j lambda_j NLL_j(Q(G(z,c)))
            -> D's head, the shared trunk and Q's head (one optimiser, lr_d)
   G phase: loss_G = -log D(G(z,c)) + sum_j lambda_j NLL_j(Q(G(z,c)))
-           -> G only (backward(inputs=G's parameters): D's weights get no gradient here,
-              and none is computed)
+           -> G only (backward(inputs=G's parameters), with D frozen while it runs: D's
+              weights get no gradient here, and none is computed, not even inside a compiled
+              part of D such as the capsule routing)
 so the MI term reaches G, Q and the trunk, and D's adversarial gradient never trains G's
 side nor the reverse.
 """
@@ -24,7 +25,7 @@ from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
 from .losses import consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds, self_label_loss
 from .model import InfoGAN, to_model_range
-from .nets import split_batches
+from .nets import frozen, split_batches
 from .nets.caps import can_mimic, redraw
 from .ema import EMA
 from .optim import adam, lr_factor, make_optimizers, set_lr, step_unless
@@ -158,8 +159,8 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     total_d.backward()
     step_unless(opt_d, bad_d)
 
-    # G phase: through the updated D; gradients only for G
-    with amp():
+    # G phase: through the updated D; gradients only for G (D frozen: nets.common.frozen)
+    with amp(), frozen(model.D):
         if aug is not None:
             with split_batches(model.D, 2):
                 logit_g, q_g = model.D(torch.cat([x_fake, x_aug]))

@@ -10,7 +10,7 @@ categorical code (the supervised baseline's classifier).
 from ..errors import InfoGANError
 from ..registry import Registry
 from . import caps, dcgan, mnist, sprites
-from .common import Discriminator, Family, init_weights, split_batches
+from .common import Discriminator, Family, frozen, init_weights, split_batches
 
 FAMILIES: Registry[Family] = Registry("network family")
 FAMILIES.register(mnist.FAMILY)
