@@ -15,11 +15,15 @@ from infogan.nets.caps import RoutedCapsules
 from infogan.step import Stepper
 
 
-def _run(steps=2, device="cpu", **options):
+def _stepper(device="cpu", **options):
     options.setdefault("tf32", False)  # the plain step: float32 matrix products everywhere
     cfg = dataclasses.replace(resolve("tiny"), invariance=1.0, **options)
     images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    stepper = Stepper(cfg, images, torch.device(device))
+    return Stepper(cfg, images, torch.device(device))
+
+
+def _run(steps=2, device="cpu", **options):
+    stepper = _stepper(device, **options)
     losses = [{k: v.clone() for k, v in stepper.step_once(i).items()} for i in range(steps)]
     return losses, {k: v.detach().clone() for k, v in stepper.model.state_dict().items()}
 
@@ -71,15 +75,14 @@ def test_g_phase_runs_d_frozen_which_changes_nothing_learned(monkeypatch):
     seen = []
     forward = RoutedCapsules.forward
     monkeypatch.setattr(RoutedCapsules, "forward", lambda self, u: seen.append(self.weight.requires_grad) or forward(self, u))
-    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    stepper = Stepper(dataclasses.replace(resolve("tiny"), arch="caps", compile_routing=False), images, torch.device("cpu"))
+    stepper = _stepper(arch="caps", compile_routing=False)
     stepper.step_once(0)
     assert seen and seen == [True] * (len(seen) // 2) + [False] * (len(seen) // 2)
     assert all(p.requires_grad for p in stepper.model.D.parameters())
     monkeypatch.undo()
-    (losses, weights) = _run(arch="caps", compile_routing=False)
+    losses, weights = _run(arch="caps", compile_routing=False)
     monkeypatch.setattr(step, "frozen", lambda net: contextlib.nullcontext())
-    (losses_unfrozen, weights_unfrozen) = _run(arch="caps", compile_routing=False)
+    losses_unfrozen, weights_unfrozen = _run(arch="caps", compile_routing=False)
     assert all(torch.equal(a[k], b[k]) for a, b in zip(losses, losses_unfrozen) for k in a)
     assert weights.keys() == weights_unfrozen.keys()
     assert all(torch.equal(weights[k], weights_unfrozen[k]) for k in weights)  # the same step, to the bit
