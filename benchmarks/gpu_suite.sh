@@ -14,36 +14,7 @@ DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-100}
 REPEATS=${REPEATS:-7}
 PY=${PYTHON:-python3}
-mkdir -p "$OUTDIR"
-# the library from src/ and the speed tooling as the package infogan_benchmarks (what an
-# install maps benchmarks/ to), without installing either
-mkdir -p "$OUTDIR/pkgs" && ln -sfn "$PWD/benchmarks" "$OUTDIR/pkgs/infogan_benchmarks"
-export PYTHONPATH="$PWD/src:$OUTDIR/pkgs${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-RESULTS="$OUTDIR/results.jsonl"
-LOG="$OUTDIR/log.txt"
-: >"$RESULTS"
-
-piece() {  # piece TAG SECONDS COMMAND...: run it, tag its last JSON line into results.jsonl
-  local tag=$1 limit=$2; shift 2
-  case " ${PIECES:-$tag} " in *" $tag "*) ;; *) return ;; esac
-  local t0=$SECONDS
-  echo "=== $tag: $*" | tee -a "$LOG"
-  timeout "$limit" "$@" >"$OUTDIR/.piece" 2>>"$LOG"
-  local rc=$?
-  cat "$OUTDIR/.piece" >>"$LOG"
-  local json
-  json=$(grep '^{' "$OUTDIR/.piece" | tail -1)
-  [ -n "$json" ] || json='{}'
-  echo "{\"tag\": \"$tag\", \"rc\": $rc, \"wall_s\": $((SECONDS - t0)), \"result\": $json}" >>"$RESULTS"
-  echo "--- $tag: rc $rc in $((SECONDS - t0)) s" | tee -a "$LOG"
-}
-
-$PY - <<'EOF' 2>&1 | tee -a "$LOG"
-import torch
-print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
-      torch.cuda.get_device_name() if torch.cuda.is_available() else "")
-EOF
-[ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv | tee -a "$LOG"
+. "$(dirname "$0")/gpu_lib.sh"   # OUTDIR/RESULTS/LOG, PYTHONPATH, piece(), the device probe
 
 BENCH=($PY -m infogan bench --device "$DEVICE" --json --steps "$STEPS" --repeats "$REPEATS")
 TTA=($PY benchmarks/time_to_accuracy.py --device "$DEVICE" --data-dir "$MNIST" --eval-every 100)
@@ -65,14 +36,4 @@ piece tta-fp32 150 "${TTA[@]}" --no-tf32
 piece tta-eager 150 "${TTA[@]}" --no-cuda-graph --no-tf32
 piece bench-compile 200 "${BENCH[@]}" --compile default --no-cuda-graph --scaling ''
 piece bench-compile-ro 100 "${BENCH[@]}" --compile reduce-overhead --scaling ''   # refused: one-line error
-rm -f "$OUTDIR/.piece"
-
-$PY - "$RESULTS" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    row = json.loads(line)
-    r = row["result"]
-    keys = ("images_per_second", "reference_images_per_second", "speedup", "mfu", "peak_memory_mb",
-            "seconds_to_target", "steps_to_target")
-    print(row["tag"], "rc", row["rc"], f"{row['wall_s']}s", {k: r[k] for k in keys if k in r})
-EOF
+summarise

@@ -231,6 +231,20 @@ def test_the_capsule_generator_shapes_and_gradients():
     assert type(paper_g.G).__name__ == "Generator"
 
 
+def test_the_capsule_g_draws_different_images_from_the_first_step():
+    """With the DCGAN init alone this G's capsules were ~1e-6 long and every image the same
+    flat gray, which D could not tell from another: the published design never learned."""
+    torch.manual_seed(0)
+    m = InfoGAN("z52,cat10", arch="capsnet")  # the published design, full width
+    latent = m.spec.join(*m.spec.sample(8))
+    with torch.no_grad():
+        lengths = m.G.class_capsules(latent).norm(dim=-1)
+        x = m.G(latent)
+    assert lengths.mean() > 0.1
+    assert x.std(0).mean() > 0.05  # pixels vary from latent to latent
+    assert x.shape == (8, 1, 28, 28)
+
+
 def test_the_published_d_decides_real_or_fake_with_a_routed_capsule():
     m = InfoGAN("z8,cat10", arch="capsnet", width=0.125)
     assert m.D.routed_logit and m.D.primary(torch.zeros(2, 1, 28, 28)).shape == (2, 4 * 36, 8)

@@ -231,6 +231,19 @@ class CapsuleGenerator(nn.Module):
             nn.ConvTranspose2d(scaled(256, width), channels, 9, 1), nn.Tanh(),  # (B, C, 28, 28)
         )
 
+    def init_own_weights(self) -> None:
+        """The published scales for the two capsule maps, after the DCGAN init (init_weights).
+
+        Its N(0, 0.02) silences this G: the class capsules come out ~6e-3 long, the primary
+        capsules ~1e-6, so the first upconv's output (~5e-7) sits far below batch norm's eps and
+        every image is the same flat gray; D then has nothing to tell apart and G never learns
+        (README, InfoCapsGAN). The InfoCapsGAN code draws W0 and W1 with std sqrt(3 / (fan_in +
+        fan_out)) counted its way (16 + K + latent; 8 + 16 + 1152), which gives class capsules
+        ~0.3 long and images that vary from the first step."""
+        in_dim, n_primary = self.to_classes.in_features, self.types * 36
+        nn.init.normal_(self.to_classes.weight, 0.0, (3 / (POSE_OUT + self.n_classes + in_dim)) ** 0.5)
+        nn.init.normal_(self.to_primary.weight, 0.0, (3 / (POSE_IN + POSE_OUT + n_primary)) ** 0.5)
+
     def class_capsules(self, latent: torch.Tensor) -> torch.Tensor:
         """(B, K, 16) squashed class capsules from the squashed latent."""
         return squash(self.to_classes(squash(latent)).view(-1, self.n_classes, POSE_OUT))

@@ -129,7 +129,8 @@ def per_group(fn, h: torch.Tensor, groups: int) -> torch.Tensor:
 
 
 def init_weights(module: nn.Module) -> None:
-    """N(0, 0.02) for conv/linear weights, N(1, 0.02) for BN scales, zero biases (DCGAN)."""
+    """N(0, 0.02) for conv/linear weights, N(1, 0.02) for BN scales, zero biases (DCGAN); then
+    each submodule with an init_own_weights() (the capsule G's capsule maps) sets its own."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
@@ -138,3 +139,6 @@ def init_weights(module: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+    for m in module.modules():
+        if hasattr(m, "init_own_weights"):
+            m.init_own_weights()
