@@ -22,6 +22,7 @@ The capsule generator (CapsuleGenerator, the published one): the squashed latent
 capsules of 16-D, each a linear map of it, squashed -> 1152 primary capsules of 8-D, each the
 squashed sum over the classes of a linear map of each class capsule (no routing, as published)
 -> their poses as (256, 6, 6) -> 10x10 upconv 256 s2-BN-ReLU (20x20) -> 9x9 upconv C, tanh.
+Its two capsule maps start at the published scales, not DCGAN's (init_own_weights says why).
 
 Routing by agreement (Sabour et al. 2017): each input capsule i predicts every output k,
 u_ik = W_ik u_i; couplings c_ik = softmax_k(b_ik) start uniform, s_k = sum_i c_ik u_ik,
