@@ -23,7 +23,6 @@ PY=${PYTHON:-python3}
 . "$(dirname "$0")/gpu_lib.sh"   # OUTDIR/RESULTS/LOG, PYTHONPATH, piece(), the device probe
 
 PAIR=(--g-arch caps --latent z62,cat10)  # the capsule G with the light capsule D/Q
-LENGTH=(${MAX_STEPS:+--max-steps $MAX_STEPS})  # the presets' epochs unless MAX_STEPS is set
 SPEED=()
 
 smoke() {  # smoke TAG PRESET FLAGS...: a few steps through the CLI
@@ -47,14 +46,18 @@ study() {  # study TAG SECONDS PRESET FLAGS...: infogan sweep over SEEDS into OU
   piece "$tag" "$limit" $PY -m infogan sweep --preset "$preset" --seeds "$SEEDS" --jobs "$JOBS" --device "$DEVICE" \
     --data-dir "$MNIST" --out "$OUTDIR/sweeps/$tag" --no-progress "${SPEED[@]}" "$@"
 }
-# the published design's 5 epochs where the step measured above gives them in time (5 seeds at
-# once share the GPU: counted as one process's rate), else 3, else 1
+# The published design's 5 epochs where the step measured above gives them in time (5 seeds at
+# once share the GPU: counted as one process's rate), else 3, else 1; the capsule-G rows one
+# epoch, as on the CPU. MAX_STEPS (a dry run) sets every study's length instead.
 T_INFOCAPSGAN=${T_INFOCAPSGAN:-240}
-if [ -z "${MAX_STEPS:-}" ]; then
+if [ -n "${MAX_STEPS:-}" ]; then
+  LENGTH=(--max-steps "$MAX_STEPS")
+  PAIR_LENGTH=("${LENGTH[@]}")
+else
   EPOCHS=$($PY - "$RESULTS" "$T_INFOCAPSGAN" "$SEEDS" <<'EOF'
 import json, sys
-rate = next((json.loads(l)["result"].get("images_per_second") for l in open(sys.argv[1])
-             if json.loads(l)["tag"] == "bench-infocapsgan"), None) or 1.0
+rows = [json.loads(line) for line in open(sys.argv[1])]
+rate = next((r["result"].get("images_per_second") for r in rows if r["tag"] == "bench-infocapsgan"), None) or 1.0
 a, _, b = sys.argv[3].partition("-")
 seeds = int(b or a) - int(a) + 1
 budget = 0.75 * float(sys.argv[2])  # the rest for start-up and evaluation
@@ -62,11 +65,10 @@ print(next((e for e in (5, 3, 1) if seeds * e * 60000 / rate <= budget), 1))
 EOF
 )
   LENGTH=(--epochs "$EPOCHS")
+  PAIR_LENGTH=(--epochs 1)
   echo "infocapsgan: $EPOCHS epochs" | tee -a "$LOG"
 fi
 study infocapsgan "$T_INFOCAPSGAN" infocapsgan "${LENGTH[@]}"
-PAIR_LENGTH=(--epochs 1)  # the capsule-G rows: one epoch, as on the CPU
-[ -n "${MAX_STEPS:-}" ] && PAIR_LENGTH=(--max-steps "$MAX_STEPS")
 study mimic "${T_PAIR:-100}" mnist-caps "${PAIR[@]}" --mimic "${MIMIC_FROM:-500}" "${PAIR_LENGTH[@]}"
 study paperD-capsG "${T_PAIR:-100}" mnist --g-arch caps "${PAIR_LENGTH[@]}"
 study capsD-capsG "${T_PAIR:-100}" mnist-caps "${PAIR[@]}" "${PAIR_LENGTH[@]}"
