@@ -6,7 +6,10 @@ Trains with the real training step (the trainer's Stepper), pauses the clock
 every --eval-every steps to measure Hungarian accuracy on the test set (of the model the run
 would save: the weights' average with --ema, the weights' own too), and prints one JSON
 object: seconds of training (evaluation excluded) and steps at the first evaluation at or
-above the target (null if never reached), the accuracy curve, and the device.
+above the target (null if never reached), the accuracy curve, the device, the images/s of
+training and the device's float32 matmul peak measured just before (the machine's speed that
+day: this CPU has measured 175 to 352 GFLOP/s on different days, so seconds from two sittings
+compare only together with their peaks).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 import torch
 
 from infogan import data
+from infogan_benchmarks.bench import matmul_peak
 from infogan.cli._common import add_options, given_options
 from infogan.config import resolve
 from infogan.metrics.categorical import categorical_scores
@@ -45,6 +49,7 @@ def main(argv=None) -> int:
     model = stepper.ema.model if stepper.ema is not None else stepper.model  # the model the run would save
     code = model.spec.categorical[0].name
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    peak = matmul_peak(device)
 
     trained_s, curve, reached = 0.0, [], None
     step = 0
@@ -69,7 +74,9 @@ def main(argv=None) -> int:
                       "threads": torch.get_num_threads(),
                       "options": {k: getattr(cfg, k) for k in ("compile", "amp", "channels_last", "cuda_graph", "tf32")},
                       "seconds_to_target": reached["seconds"] if reached else None,
-                      "steps_to_target": reached["step"] if reached else None, "curve": curve}))
+                      "steps_to_target": reached["step"] if reached else None,
+                      "images_per_second": round(step * cfg.batch_size / trained_s, 1) if trained_s else None,
+                      "matmul_peak_gflops": round(peak / 1e9, 1), "curve": curve}))
     return 0
 
 

@@ -65,6 +65,8 @@ def test_time_to_accuracy_reports_the_first_crossing(fake_mnist, capsys):
     assert tta.main(["--preset", "tiny", "--target", "0.0", "--eval-every", "2", "--data-dir", str(fake_mnist)]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["steps_to_target"] == 2 and r["seconds_to_target"] >= 0 and len(r["curve"]) == 1
+    # the machine's speed that day, so that seconds from two sittings can be compared
+    assert r["matmul_peak_gflops"] > 0 and r["images_per_second"] > 0
 
 
 def test_bench_reports_a_loop_that_cannot_start(capsys):
