@@ -6,10 +6,10 @@ Trains with the real training step (the trainer's Stepper), pauses the clock
 every --eval-every steps to measure Hungarian accuracy on the test set (of the model the run
 would save: the weights' average with --ema, the weights' own too), and prints one JSON
 object: seconds of training (evaluation excluded) and steps at the first evaluation at or
-above the target (null if never reached), the accuracy curve, the device, the images/s of
-training and the device's float32 matmul peak measured just before (the machine's speed that
-day: this CPU has measured 175 to 352 GFLOP/s on different days, so seconds from two sittings
-compare only together with their peaks).
+above the target (null if never reached), the accuracy curve, the device, and the day's speed:
+the images/s of training and the device's float32 matmul peak measured just before (this CPU
+has measured 175 to 352 GFLOP/s on different days, so the seconds of two sittings are only
+compared beside their speeds; the steps to the target are what a change of recipe moves).
 """
 
 from __future__ import annotations
