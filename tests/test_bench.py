@@ -11,6 +11,13 @@ from infogan.cli import main
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_bench_json_has_the_promised_keys(capsys):
     assert main(["bench", "--preset", "tiny", "--batch-size", "8", "--steps", "2", "--repeats", "1",
                  "--scaling", "8,16", "--peak-size", "256", "--json"]) == 0
@@ -42,9 +49,7 @@ def test_with_the_textbook_loop_both_loops_compute_the_same_objective():
 def test_reference_loop_trains_the_paper_networks():
     import torch
 
-    spec = importlib.util.spec_from_file_location("reference_loop", BENCH / "reference_loop.py")
-    ref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ref)
+    ref = _load("reference_loop")
     images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
     for invariance in (0.0, 1.0):
         torch.manual_seed(0)
@@ -59,14 +64,35 @@ def test_reference_loop_trains_the_paper_networks():
 
 
 def test_time_to_accuracy_reports_the_first_crossing(fake_mnist, capsys):
-    spec = importlib.util.spec_from_file_location("tta", BENCH / "time_to_accuracy.py")
-    tta = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tta)
+    tta = _load("time_to_accuracy")
     assert tta.main(["--preset", "tiny", "--target", "0.0", "--eval-every", "2", "--data-dir", str(fake_mnist)]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["steps_to_target"] == 2 and r["seconds_to_target"] >= 0 and len(r["curve"]) == 1
     # the machine's speed that day, so that seconds from two sittings can be compared
     assert r["matmul_peak_gflops"] > 0 and r["images_per_second"] > 0
+
+
+def test_weak_seed_probes_repairs_have_their_known_answers(tmp_path, fake_mnist, capsys):
+    import torch
+
+    from infogan import InfoGAN
+
+    probes = _load("weak_seed_probes")
+    # prior matching: a reading skewed towards class 0 averages to the uniform prior after the bias
+    log_probs = torch.randn(500, 4, dtype=torch.float64) + torch.tensor([2.0, 0, 0, -1], dtype=torch.float64)
+    mean = (log_probs + probes.prior_bias(log_probs.log_softmax(1))).softmax(1).mean(0)
+    assert torch.allclose(mean, torch.full((4,), 0.25, dtype=torch.float64), atol=1e-6)
+    # neighbour votes: the majority of the neighbours' classes wins; own probabilities break a tie
+    own = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+    assert probes.neighbour_vote(own, torch.tensor([[1, 1, 0], [0, 1, 0]]), 2).tolist() == [1, 0]
+    assert probes.neighbour_vote(own, torch.tensor([[1, 0], [0, 1]]), 2).tolist() == [0, 1]
+    pool = torch.tensor([[0.0, 0], [10, 10], [1, 0]])
+    assert probes.nearest(torch.tensor([[0.2, 0]]), pool, 2).tolist() == [[0, 2]]
+    # end to end on a tiny model: one JSON line per run, accuracies in [0, 1]
+    InfoGAN("z8,cat10,cont1", width=0.125).save_pretrained(tmp_path / "model")
+    assert probes.main([str(tmp_path / "model"), "--data-dir", str(fake_mnist), "--neighbours", "3"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert 0 <= r["accuracy_prior_matched"] <= 1 and 0 <= r["accuracy_3_neighbour_vote"] <= 1
 
 
 def test_bench_reports_a_loop_that_cannot_start(capsys):

@@ -136,24 +136,26 @@ class Preset:
 
 
 # The default objective of the 28-px presets (README: "Unsupervised as good as supervised"): the
-# paper's, the invariance term, Q on real images, the weights' average and a final decay
-TOWARD_SUPERVISED = dict(epochs=3, invariance=1.0, consistency=1.0, self_label=1.0, ema=0.999, lr_decay=0.3)
+# paper's, the invariance term, Q's consistency on real images, the weights' average and a final
+# decay. Self-labelling is off: over MNIST seeds 0-5 it added nothing (README: "Levers tried
+# against the weak seeds"); mnist-caps keeps it, as its studies were measured with it.
+TOWARD_SUPERVISED = dict(epochs=3, invariance=1.0, consistency=1.0, self_label=0.0, ema=0.999, lr_decay=0.3)
 
 # Each preset overrides TrainConfig's defaults; command-line flags override the preset.
 PRESETS: dict[str, Preset] = {
     "mnist": Preset("the default: paper MNIST networks and codes (z62 + Cat(10) + 2 x U(-1,1), learned std) "
-                    "+ the categorical code's invariance term, Q's consistency and self-labelling on real images, "
+                    "+ the categorical code's invariance term, Q's consistency on real images, "
                     "the weights' average and a final learning-rate decay; 3 epochs",
                     dict(dataset="mnist", latent="z62,cat10,cont2", **TOWARD_SUPERVISED)),
     "mnist-paper": Preset("as the official code: uniform noise, fixed-std continuous codes, batch 128, ~5k steps",
                           dict(dataset="mnist", latent="z62:uniform,cat10,cont2:fixed", batch_size=128, epochs=12)),
     "fashion-mnist": Preset("the mnist preset's networks, codes and objective on Fashion-MNIST",
                             dict(dataset="fashion-mnist", latent="z62,cat10,cont2", **TOWARD_SUPERVISED)),
-    "mnist-caps": Preset("InfoCapsGAN: the mnist preset's generator, codes and objective with a capsule D/Q "
+    "mnist-caps": Preset("InfoCapsGAN: the mnist preset's generator, codes and objective (self-labelling on) with a capsule D/Q "
                          "(class capsules by dynamic routing; Q's classes are capsule lengths); 7 epochs, as "
                          "the capsule Q sorts the digits more slowly",
                          dict(dataset="mnist", arch="caps", latent="z62,cat10,cont2",
-                              **{**TOWARD_SUPERVISED, "epochs": 7})),
+                              **{**TOWARD_SUPERVISED, "self_label": 1.0, "epochs": 7})),
     "infocapsgan": Preset("InfoCapsGAN as published: CapsNet D/Q (9x9 conv 256, 1152 primary capsules, routed class "
                           "and real/fake capsules), the capsule G, noise + one 10-way code, its learning rates "
                           "(D 2e-5, G 2e-4) and batch 100",
