@@ -49,7 +49,9 @@ def neighbour_vote(own_probs: torch.Tensor, neighbour_classes: torch.Tensor, k_c
     return (torch.nn.functional.one_hot(neighbour_classes, k_classes).sum(1) + own_probs).argmax(1)
 
 
-def probe(run: str, x_train, x_test, y_test, neighbours: torch.Tensor, k: int) -> dict:
+def probe(run: str, x_train, x_test, y_test, neighbours: torch.Tensor) -> dict:
+    """neighbours: (N_test, k) indices of each test image's nearest training images."""
+    k = neighbours.shape[1]
     model = InfoGAN.from_pretrained(run)
     code = model.spec.categorical[0].name
     with torch.no_grad():
@@ -71,11 +73,11 @@ def probe(run: str, x_train, x_test, y_test, neighbours: torch.Tensor, k: int) -
         "run": run,
         "accuracy": scores["accuracy"],
         "accuracy_prior_matched": accuracy((log_test + prior_bias(log_train)).argmax(1)),
-        f"accuracy_{k}_neighbour_vote": accuracy(neighbour_vote(p_test, train_class[neighbours[:, :k]], classes)),
+        f"accuracy_{k}_neighbour_vote": accuracy(neighbour_vote(p_test, train_class[neighbours], classes)),
         "misplaced_sevens": int(misplaced.sum()),
         "their_mean_confidence": round(p_test[misplaced].max(1).values.mean().item(), 4),
         "their_mean_probability_of_the_sevens_class": round(p_test[misplaced][:, seven].mean().item(), 4),
-        f"their_{k}_neighbours_in_the_sevens_class": round((train_class[neighbours[misplaced, :k]] == seven)
+        f"their_{k}_neighbours_in_the_sevens_class": round((train_class[neighbours[misplaced]] == seven)
                                                            .double().mean().item(), 4),
     }
 
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
     x_test, y_test = data.load(args.dataset, "test", args.data_dir)
     neighbours = nearest(x_test.flatten(1).float() / 255, x_train.flatten(1).float() / 255, args.neighbours)
     for run in args.runs:
-        print(json.dumps(probe(run, x_train, x_test, y_test, neighbours, args.neighbours)), flush=True)
+        print(json.dumps(probe(run, x_train, x_test, y_test, neighbours)), flush=True)
     return 0
 
 
