@@ -163,7 +163,7 @@ class LoopProcess:
 
 
 # the default objective's terms that the textbook loop does not implement: off when it is timed too
-TEXTBOOK_LACKS = {"consistency": 0.0, "self_label": 0.0, "ema": 0.0}
+TEXTBOOK_LACKS = {"consistency": 0.0, "self_label": 0.0, "balance": 0.0, "ema": 0.0}
 
 
 def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repeats: int = 5, device: str = "cpu",

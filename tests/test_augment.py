@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from infogan.augment import Augmentation, apply
+from infogan.augment import Augmentation, apply, sample_boxes
 from infogan.latent import LatentSpec
 from infogan.losses import invariance_loss
 
@@ -38,6 +38,20 @@ def test_draws_repeat_with_the_generator_and_gradients_flow():
     x = _digits().requires_grad_()
     apply(x, t1[:6], m1[:6]).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_erasing_hides_exactly_its_box_and_nothing_else():
+    x = torch.rand(5, 1, 28, 28) * 2 - 1
+    theta, morph = Augmentation().sample(5, 28, torch.Generator().manual_seed(0))
+    boxes = sample_boxes(5, 28, 8, torch.Generator().manual_seed(1))
+    assert (boxes[:, 2:] - boxes[:, :2] == 8).all() and boxes.min() >= 0 and boxes.max() <= 28
+    plain, erased = apply(x, theta, morph), apply(x, theta, morph, boxes)
+    for image, clean, (x0, y0, x1, y1) in zip(erased, plain, boxes.tolist()):
+        assert (image[:, y0:y1, x0:x1] == -1).all()
+        image[:, y0:y1, x0:x1] = clean[:, y0:y1, x0:x1]
+        assert torch.equal(image, clean)  # outside the box, the same transformation
+    corner = sample_boxes(1000, 28, 27, torch.Generator().manual_seed(2))[:, :2]
+    assert set(corner.flatten().tolist()) == {0, 1}  # every placement inside the image, and only those
 
 
 def test_rotation_stays_in_range():

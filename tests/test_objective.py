@@ -1,4 +1,4 @@
-"""The terms beyond the paper's objective: Q's consistency and self-labelling on real images, the
+"""The terms beyond the paper's objective: Q's consistency, self-labelling and balance on real images, the
 weights' moving average and the learning-rate schedule. Each reaches what it should and nothing
 else, is zero where it should be, and resumes exactly."""
 
@@ -15,10 +15,10 @@ from infogan.augment import apply as apply_augmentation
 from infogan.cli import main
 from infogan.config import resolve
 from infogan.ema import EMA
-from infogan.losses import consistency_loss, self_label_loss
+from infogan.losses import balance_loss, consistency_loss, self_label_loss
 from infogan.optim import lr_factor
 from infogan.run import Run
-from infogan.step import Stepper
+from infogan.step import Stepper, draw_step_inputs
 
 SPEC = LatentSpec.parse("cat4,cont1")
 
@@ -56,13 +56,38 @@ def test_self_labels_need_confidence_and_teach_only_the_transformed_copy():
     assert unsure.item() == 0  # nothing confident enough: no target at all
 
 
+def test_balance_is_zero_for_even_classes_and_log_k_for_one():
+    even = torch.arange(4).repeat(8)
+    assert balance_loss(SPEC, logits(even)).item() == pytest.approx(0, abs=1e-6)
+    assert balance_loss(SPEC, torch.zeros(8, SPEC.q_dim)).item() == pytest.approx(0, abs=1e-6)  # unsure, yet even
+    one = torch.zeros(32, dtype=torch.long)
+    assert balance_loss(SPEC, logits(one)).item() == pytest.approx(math.log(4), abs=1e-3)
+    # one class with half the batch: KL((1/2, 1/6, 1/6, 1/6) || uniform), by hand
+    half = torch.tensor([0] * 12 + [1, 2, 3] * 4)
+    expected = 0.5 * math.log(2) + 3 * (1 / 6) * math.log(4 / 6)
+    assert balance_loss(SPEC, logits(half)).item() == pytest.approx(expected, abs=1e-3)
+    # lambda scales it, and the continuous outputs do not enter
+    spec2 = LatentSpec.parse("cat4@2,cont1")
+    q = logits(half)
+    q[:, -2:] = torch.randn(len(q), 2)
+    assert balance_loss(spec2, q).item() == pytest.approx(2 * expected, abs=1e-3)
+
+
+def test_balance_pushes_the_crowded_class_down():
+    q = logits(torch.tensor([0] * 12 + [1, 2, 3] * 4), confident=2.0).requires_grad_()
+    balance_loss(SPEC, q).backward()
+    crowded = q.grad[:, 0]
+    assert (crowded > 0).all() and (q.grad[:, 1:4].sum(1) < 0).all()  # descent lowers class 0's logits
+
+
 def test_q_on_real_images_trains_the_trunk_and_q_but_not_d_head_nor_g():
     torch.manual_seed(0)
     model = InfoGAN("z8,cat10,cont2", width=0.125)
     x = torch.rand(16, 1, 28, 28) * 2 - 1
     theta, morph = Augmentation().sample(16, 28, torch.Generator().manual_seed(1))
     _, q = model.D(torch.cat([x, apply_augmentation(x, theta, morph)]), q_groups=2)
-    (consistency_loss(model.spec, q[:16], q[16:]) + self_label_loss(model.spec, q[:16], q[16:], 0.0)).backward()
+    (consistency_loss(model.spec, q[:16], q[16:]) + self_label_loss(model.spec, q[:16], q[16:], 0.0)
+     + balance_loss(model.spec, q)).backward()
     for name, module in (("trunk", model.D.trunk), ("Q head", model.D.q_head)):
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()), name
     assert model.D.d_head.weight.grad is None and all(p.grad is None for p in model.G.parameters())
@@ -76,11 +101,17 @@ def _stepper(**options):
 
 def test_the_terms_are_off_by_default_and_change_the_step_when_on():
     plain = _stepper()
-    assert plain.step_once(0).keys().isdisjoint({"loss_consistency", "loss_self_label"})
-    on = _stepper(consistency=1.0, self_label=1.0, self_label_threshold=0.1)
+    assert plain.step_once(0).keys().isdisjoint({"loss_consistency", "loss_self_label", "loss_balance"})
+    on = _stepper(consistency=1.0, self_label=1.0, self_label_threshold=0.1, balance=1.0)
     out = on.step_once(0)
-    assert {"loss_consistency", "loss_self_label"} <= out.keys() and out["loss_self_label"] > 0
-    same = _stepper(consistency=0.0, self_label=0.0)  # a weight of 0 is the plain step, draw for draw
+    assert {"loss_consistency", "loss_self_label", "loss_balance"} <= out.keys() and out["loss_self_label"] > 0
+    alone = _stepper(balance=1.0)  # the balance term alone has Q read real images
+    assert "loss_balance" in alone.step_once(0) and alone.step_once(1)["loss_balance"] >= 0
+    def real_aug(stepper):
+        return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)["real_aug"]
+
+    assert len(real_aug(_stepper(consistency=1.0, erase=8))) == 3 and len(real_aug(_stepper(consistency=1.0))) == 2
+    same = _stepper(consistency=0.0, self_label=0.0, balance=0.0, erase=8)  # a weight of 0 is the plain step, draw for draw
     same.step_once(0)
     for a, b in zip(same.model.state_dict().values(), plain.model.state_dict().values()):
         assert torch.equal(a, b)
@@ -136,12 +167,13 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
-    flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--ema", "0.9",
+    flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--erase", "6",
+             "--ema", "0.9",
              "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
-    assert run.name == "00000-tiny-cons1-self1-lrdecay0.5-ema0.9"
+    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-lrdecay0.5-ema0.9"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),

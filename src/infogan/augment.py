@@ -11,6 +11,10 @@ shear, scale or shift, a thicker or thinner stroke) then cannot carry a category
 to put something that survives it, the identity, into the categorical code. Continuous
 codes are not asked to be invariant: slant and width are exactly what they should capture.
 
+Q's copies of real images (--consistency) may also lose a random square (--erase, cutout):
+a 7's crossbar or curled foot hidden, what is left is a plain 7, and Q is asked to class the
+two alike.
+
 Random parameters come from the caller's torch.Generator (the trainer's latent generator),
 so a resumed run draws the same transformations as an uninterrupted one. Everything here
 is differentiable in the images, so the invariance term reaches G as well as Q.
@@ -57,9 +61,17 @@ class Augmentation:
         return apply(images, theta, morph)
 
 
-def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor) -> torch.Tensor:
+def sample_boxes(n: int, image_size: int, side: int, generator: torch.Generator | None = None, device=None):
+    """(n, 4) squares of `side` pixels, [x0, y0, x1, y1), placed uniformly inside the image."""
+    corner = torch.randint(0, image_size - side + 1, (n, 2), generator=generator, device=device)
+    return torch.cat([corner, corner + side], 1)
+
+
+def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor, boxes: torch.Tensor | None = None
+          ) -> torch.Tensor:
     """Warp images in [-1, 1] (background -1) by theta, then dilate (+1) or erode (-1) the
-    bright strokes of the rows morph selects. Shapes are kept: (B, C, H, W)."""
+    bright strokes of the rows morph selects, then set each row's box (sample_boxes), if
+    given, to the background. Shapes are kept: (B, C, H, W)."""
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     # grid_sample pads with 0, so warp (x + 1) to pad with the background value -1
     warped = F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
@@ -69,4 +81,11 @@ def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor) -> tor
     # one max-pool over m * w serves every row (half the pooling of computing both)
     m = morph.to(warped.dtype).view(-1, 1, 1, 1)
     signed = warped * m
-    return warped + 0.5 * m * (F.max_pool2d(signed, 3, 1, 1) - signed)
+    out = warped + 0.5 * m * (F.max_pool2d(signed, 3, 1, 1) - signed)
+    if boxes is None:
+        return out
+    ys = torch.arange(out.shape[-2], device=out.device).view(1, -1, 1)
+    xs = torch.arange(out.shape[-1], device=out.device).view(1, 1, -1)
+    b = boxes.view(-1, 4, 1, 1)
+    inside = (xs >= b[:, 0]) & (xs < b[:, 2]) & (ys >= b[:, 1]) & (ys < b[:, 3])  # (B, H, W)
+    return torch.where(inside[:, None], torch.full_like(out, -1.0), out)

@@ -62,6 +62,12 @@ class TrainConfig:
     self_label: float = option(0.0, "weight of self-labelling: Q's confident classes of real images as the "
                                      "targets of their transformed copies (0 = off)", "objective", in_name="self")
     self_label_threshold: float = option(0.95, "the confidence Q needs for a self-label", "objective")
+    balance: float = option(0.0, "weight of a pull toward even classes on real images: KL of Q's mean class "
+                                 "over the batch from uniform, on top of consistency's own (0 = off)", "objective",
+                            in_name="bal")
+    erase: int = option(0, "side in pixels of a square hidden at random in the real images' transformed "
+                           "copies that Q reads (--consistency, --self-label, --balance; cutout; 0 = off)",
+                         "objective", in_name="erase")
     mimic: int | None = option(None, "InfoCapsGAN's mimic mode from this step on: half of each fake batch is G "
                                      "redrawing D's class capsules of real images (capsule D and G; one "
                                      "categorical code)", "objective", in_name="mimic")
@@ -213,7 +219,8 @@ def validate(cfg: TrainConfig) -> None:
         (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)"),
         (cfg.lambda_cat >= 0 and cfg.lambda_cont >= 0, "lambdas must be >= 0"),
         (cfg.invariance >= 0, "--invariance must be >= 0"),
-        (cfg.consistency >= 0 and cfg.self_label >= 0, "--consistency and --self-label must be >= 0"),
+        (0 <= cfg.erase < cfg.image_size, "--erase must be >= 0 and smaller than the image"),
+        (min(cfg.consistency, cfg.self_label, cfg.balance) >= 0, "--consistency, --self-label and --balance must be >= 0"),
         (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),
         (0 <= cfg.lr_decay <= 1 and 0 <= cfg.ema < 1, "--lr-decay must be in [0, 1] and --ema in [0, 1)"),
         (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),

@@ -97,6 +97,19 @@ def self_label_loss(spec: LatentSpec, q_x: torch.Tensor, q_tx: torch.Tensor, thr
     return total
 
 
+def balance_loss(spec: LatentSpec, q_real: torch.Tensor) -> torch.Tensor:
+    """sum over categorical codes of lambda_j * KL(p || uniform) = lambda_j * (log K - H(p)), where p
+    is the mean of Q(y|x) over a batch of real images: 0 when Q spreads the batch evenly over the
+    K classes. IIC's H(y) term (consistency_loss) carries the same pull at weight 1; this adds to
+    it, for a class that would otherwise keep another's share."""
+    parts = spec.split_q(q_real.float())
+    total = q_real.sum() * 0.0
+    for code in spec.categorical:
+        p = parts[code.name][0].softmax(1).mean(0).clamp_min(1e-8)
+        total = total + code.lam * (code.entropy + (p * p.log()).sum())
+    return total
+
+
 def mi_bounds(spec: LatentSpec, nll: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """H(c_j) - NLL_j per code: the variational lower bound on I(c_j; G(z, c))."""
     return {code.name: code.entropy - nll[code.name] for code in spec.codes}

@@ -18,12 +18,12 @@ from dataclasses import dataclass, fields
 import torch
 
 from . import distributed, speed
-from .augment import Augmentation
+from .augment import Augmentation, sample_boxes
 from .augment import apply as apply_augmentation
 from .config import TrainConfig
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
-from .losses import consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds, self_label_loss
+from .losses import balance_loss, consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds, self_label_loss
 from .model import InfoGAN, to_model_range
 from .nets import frozen, split_batches
 from .nets.caps import can_mimic, redraw
@@ -42,8 +42,8 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
     """One step's random inputs, all from one generator on the training device (so nothing
     is copied from the host per step, and a resumed run repeats them): noise z, the codes,
     the invariance term's transformation of the fakes, the transformation of the real images
-    (--consistency, --self-label) and the contrastive regulariser's pairs (each None when off),
-    by train_step's argument names."""
+    (--consistency, --self-label, --balance; with --erase, its boxes too) and the contrastive
+    regulariser's pairs (each None when off), by train_step's argument names."""
     z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
     inputs = {"z": z, "codes": codes, "aug": None, "real_aug": None, "pair": None}
     size = model.image_shape[-1]
@@ -51,6 +51,8 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
         inputs["aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
     if reads_real_images(cfg, model):
         inputs["real_aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
+        if cfg.erase > 0:
+            inputs["real_aug"] += (sample_boxes(cfg.batch_size, size, cfg.erase, generator, device),)
     if with_pairs:
         inputs["pair"] = sample_pairs(model.spec, cfg.batch_size, generator, device)
     return inputs
@@ -58,7 +60,7 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
 
 def reads_real_images(cfg: TrainConfig, model: InfoGAN) -> bool:
     """Whether Q also reads real images (and their transformed copies) in D's phase."""
-    return (cfg.consistency > 0 or cfg.self_label > 0) and bool(model.spec.categorical)
+    return (cfg.consistency > 0 or cfg.self_label > 0 or cfg.balance > 0) and bool(model.spec.categorical)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Terms:
     consistency: float = 0.0
     self_label: float = 0.0
     self_label_threshold: float = 0.95
+    balance: float = 0.0
     cr: float = 0.0
 
     @classmethod
@@ -110,7 +113,8 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     (cr.py): weight terms.cr in G's loss, and H's own update on the same pairs.
     real_aug (a transformation of the real images) lets Q read real images too, in D's phase:
     weight terms.consistency on the IIC term between Q(x) and Q(T(x)), weight terms.self_label
-    on Q's confident classes of x as targets for T(x) (losses.py); they train Q and the trunk.
+    on Q's confident classes of x as targets for T(x), weight terms.balance on the evenness of
+    Q's classes over [x, T(x)] (losses.py); they train Q and the trunk.
     mimic: the second half of the fakes are G's redrawings of the first half of the real
     images (nets.caps.redraw), their categorical code the class Q read in the real image.
     """
@@ -154,6 +158,9 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     if terms.self_label > 0 and q_real is not None:
         real_losses["loss_self_label"] = self_label_loss(spec, q_real[:B], q_real[B:], terms.self_label_threshold)
         total_d = total_d + terms.self_label * real_losses["loss_self_label"]
+    if terms.balance > 0 and q_real is not None:
+        real_losses["loss_balance"] = balance_loss(spec, q_real)
+        total_d = total_d + terms.balance * real_losses["loss_balance"]
     bad_d = ~torch.isfinite(total_d)  # a non-finite loss skips the update (see Trainer: --on-nan)
     opt_d.zero_grad(set_to_none=True)
     total_d.backward()
