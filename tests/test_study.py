@@ -5,11 +5,14 @@ import json
 import sys
 
 import numpy as np
+import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from infogan import InfoGAN, data
 from infogan import study
 from infogan.cli import main
+from infogan.errors import InfoGANError
 from infogan.metrics.quality import classifier_score, frechet_distance, get_classifier, sample_quality
 
 
@@ -52,6 +55,36 @@ def test_the_classifier_is_the_same_whatever_the_thread_count(fake_mnist, data_c
     finally:
         torch.set_num_threads(before)
     assert len(shas) == 1
+
+
+def test_the_shipped_classifiers_are_the_reference_ones():
+    from infogan.metrics import quality
+    from infogan.metrics.quality import FeatureNet, weights_sha256
+
+    files = sorted(p.stem for p in quality.SHIPPED.glob("*.safetensors"))
+    assert files == sorted(quality.REFERENCE) and {f.split("-v")[0] for f in files} == {"mnist", "fashion-mnist"}
+    for key in files:
+        net = FeatureNet()
+        net.load_state_dict(load_file(str(quality.SHIPPED / f"{key}.safetensors")))
+        assert weights_sha256(net) == quality.REFERENCE[key], key
+
+
+def test_a_shipped_classifier_is_used_without_training(fake_mnist, data_cache, monkeypatch, tmp_path):
+    from infogan.metrics import quality
+
+    x, y = data.load("mnist", "train", fake_mnist)
+    key = quality._key("mnist", x)
+    shipped = quality.FeatureNet()
+    save_file(shipped.state_dict(), str(tmp_path / f"{key}.safetensors"))
+    monkeypatch.setattr(quality, "SHIPPED", tmp_path)
+    monkeypatch.setattr(quality, "train_classifier", lambda *a, **k: pytest.fail("trained a shipped classifier"))
+    net = get_classifier("mnist", x, y)
+    assert net.key == key and not net.training
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), shipped.state_dict().values()))
+    assert not (data_cache / "classifiers").exists()  # nothing trained, nothing cached
+    (tmp_path / f"{key}.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(InfoGANError, match="reinstall infogan"):
+        get_classifier("mnist", x, y)
 
 
 def test_the_quality_report_says_whether_its_classifier_is_the_reference(fake_mnist, data_cache, monkeypatch):

@@ -40,10 +40,12 @@ def installed(tmp_path_factory):
 def test_the_wheel_holds_the_library_and_the_speed_tooling(installed):
     bin_dir, work, env = installed
     out = subprocess.run([bin_dir / "python", "-c", "import infogan, infogan_benchmarks.bench as b; "
-                          "print(infogan.__file__); print(b.__file__)"],
+                          "from infogan.metrics import quality as q; print(infogan.__file__); print(b.__file__); "
+                          "print(*sorted(q.SHIPPED.glob('*.safetensors')))"],
                          cwd=work, env=env, capture_output=True, text=True, check=True).stdout.split()
     venv = str(bin_dir.parent)
     assert all(path.startswith(venv) for path in out), out  # not the checkout's src/ or benchmarks/
+    assert len(out) == 4  # and the two shipped feature classifiers came along
 
 
 def test_bench_runs_from_the_wheel(installed):
