@@ -107,11 +107,13 @@ def test_the_terms_are_off_by_default_and_change_the_step_when_on():
     assert {"loss_consistency", "loss_self_label", "loss_balance"} <= out.keys() and out["loss_self_label"] > 0
     alone = _stepper(balance=1.0)  # the balance term alone has Q read real images
     assert "loss_balance" in alone.step_once(0) and alone.step_once(1)["loss_balance"] >= 0
+
     def real_aug(stepper):
         return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)["real_aug"]
 
     assert len(real_aug(_stepper(consistency=1.0, erase=8))) == 3 and len(real_aug(_stepper(consistency=1.0))) == 2
-    same = _stepper(consistency=0.0, self_label=0.0, balance=0.0, erase=8)  # a weight of 0 is the plain step, draw for draw
+    # a weight of 0 is the plain step, draw for draw
+    same = _stepper(consistency=0.0, self_label=0.0, balance=0.0, erase=8)
     same.step_once(0)
     for a, b in zip(same.model.state_dict().values(), plain.model.state_dict().values()):
         assert torch.equal(a, b)

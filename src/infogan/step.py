@@ -23,7 +23,8 @@ from .augment import apply as apply_augmentation
 from .config import TrainConfig
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
-from .losses import balance_loss, consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds, self_label_loss
+from .losses import (balance_loss, consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds,
+                     self_label_loss)
 from .model import InfoGAN, to_model_range
 from .nets import frozen, split_batches
 from .nets.caps import can_mimic, redraw
