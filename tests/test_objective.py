@@ -1,5 +1,5 @@
-"""The terms beyond the paper's objective: Q's consistency, self-labelling and balance on real images, the
-weights' moving average and the learning-rate schedule. Each reaches what it should and nothing
+"""The terms beyond the paper's objective: Q's consistency, self-labelling and balance on real images,
+erasing part of the transformed copies Q reads, the weights' moving average and the learning-rate schedule. Each reaches what it should and nothing
 else, is zero where it should be, and resumes exactly."""
 
 import math
@@ -15,6 +15,7 @@ from infogan.augment import apply as apply_augmentation
 from infogan.cli import main
 from infogan.config import resolve
 from infogan.ema import EMA
+from infogan.errors import InfoGANError
 from infogan.losses import balance_loss, consistency_loss, self_label_loss
 from infogan.optim import lr_factor
 from infogan.run import Run
@@ -113,10 +114,35 @@ def test_the_terms_are_off_by_default_and_change_the_step_when_on():
 
     assert len(real_aug(_stepper(consistency=1.0, erase=8))) == 3 and len(real_aug(_stepper(consistency=1.0))) == 2
     # a weight of 0 is the plain step, draw for draw
-    same = _stepper(consistency=0.0, self_label=0.0, balance=0.0, erase=8)
+    same = _stepper(consistency=0.0, self_label=0.0, balance=0.0)
     same.step_once(0)
     for a, b in zip(same.model.state_dict().values(), plain.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_fake_erase_hides_a_square_of_the_transformed_fakes_and_reaches_g_through_the_invariance_term():
+    def fake_aug(stepper):
+        return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)["aug"]
+
+    assert len(fake_aug(_stepper(fake_erase=8))) == 3 and len(fake_aug(_stepper())) == 2
+    # the boxes are drawn after the transformation: the fakes and their transformation are the same draws
+    erased, plain = fake_aug(_stepper(fake_erase=8)), fake_aug(_stepper())
+    assert torch.equal(erased[0], plain[0]) and torch.equal(erased[1], plain[1])
+    assert ((erased[2][:, 2:] - erased[2][:, :2]) == 8).all()
+    a, b = _stepper(fake_erase=8), _stepper()
+    out_a, out_b = a.step_once(0), b.step_once(0)
+    assert not torch.equal(out_a["loss_invariance"], out_b["loss_invariance"])  # Q reads erased copies
+    assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"erase": 6}, "--erase hides part of the real images' copies"),
+    ({"fake_erase": 6, "invariance": 0.0}, "--fake-erase hides part of the transformed fakes"),
+    ({"fake_erase": 28}, "--erase and --fake-erase must be >= 0 and smaller than the image"),
+])
+def test_erasing_without_the_term_that_reads_the_copies_is_a_one_line_error(options, message):
+    with pytest.raises(InfoGANError, match=message):
+        resolve("tiny", {"invariance": 1.0, **options})
 
 
 def test_ema_averages_with_a_warm_up_and_is_what_is_saved(fake_mnist, tmp_path):
@@ -170,12 +196,12 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--erase", "6",
-             "--ema", "0.9",
+             "--fake-erase", "5", "--ema", "0.9",
              "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
-    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-lrdecay0.5-ema0.9"
+    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-ferase5-lrdecay0.5-ema0.9"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),

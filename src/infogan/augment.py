@@ -11,9 +11,11 @@ shear, scale or shift, a thicker or thinner stroke) then cannot carry a category
 to put something that survives it, the identity, into the categorical code. Continuous
 codes are not asked to be invariant: slant and width are exactly what they should capture.
 
-Q's copies of real images (--consistency) may also lose a random square (--erase, cutout):
-a 7's crossbar or curled foot hidden, what is left is a plain 7, and Q is asked to class the
-two alike.
+Either copy may also lose a random square (cutout). On the fakes (--fake-erase), Q must
+still read G's category with part of the image hidden, so a category cannot rest on one
+small stroke: a 7 with a crossbar drawn from the 2's code is a plain 7 once the bar is hidden,
+which pushes G to draw crossed 7s from the 7's code. On Q's copies of real images (--erase),
+Q is asked to class a crossed 7 and the same 7 without its bar alike.
 
 Random parameters come from the caller's torch.Generator (the trainer's latent generator),
 so a resumed run draws the same transformations as an uninterrupted one. Everything here

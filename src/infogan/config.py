@@ -68,6 +68,9 @@ class TrainConfig:
     erase: int = option(0, "side in pixels of a square hidden at random in the real images' transformed "
                            "copies that Q reads (--consistency, --self-label, --balance; cutout; 0 = off)",
                          "objective", in_name="erase")
+    fake_erase: int = option(0, "side in pixels of a square hidden at random in the invariance term's transformed "
+                                "fakes, from which Q must still read G's categories (cutout; 0 = off)",
+                             "objective", in_name="ferase")
     mimic: int | None = option(None, "InfoCapsGAN's mimic mode from this step on: half of each fake batch is G "
                                      "redrawing D's class capsules of real images (capsule D and G; one "
                                      "categorical code)", "objective", in_name="mimic")
@@ -219,7 +222,13 @@ def validate(cfg: TrainConfig) -> None:
         (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)"),
         (cfg.lambda_cat >= 0 and cfg.lambda_cont >= 0, "lambdas must be >= 0"),
         (cfg.invariance >= 0, "--invariance must be >= 0"),
-        (0 <= cfg.erase < cfg.image_size, "--erase must be >= 0 and smaller than the image"),
+        (0 <= cfg.erase < cfg.image_size and 0 <= cfg.fake_erase < cfg.image_size,
+         "--erase and --fake-erase must be >= 0 and smaller than the image"),
+        (cfg.erase == 0 or max(cfg.consistency, cfg.self_label, cfg.balance) > 0,
+         "--erase hides part of the real images' copies that --consistency, --self-label or --balance read: "
+         "turn one of them on"),
+        (cfg.fake_erase == 0 or cfg.invariance > 0,
+         "--fake-erase hides part of the transformed fakes that --invariance reads: turn it on"),
         (min(cfg.consistency, cfg.self_label, cfg.balance) >= 0,
          "--consistency, --self-label and --balance must be >= 0"),
         (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),

@@ -42,14 +42,17 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
                      with_pairs: bool = False) -> dict:
     """One step's random inputs, all from one generator on the training device (so nothing
     is copied from the host per step, and a resumed run repeats them): noise z, the codes,
-    the invariance term's transformation of the fakes, the transformation of the real images
-    (--consistency, --self-label, --balance; with --erase, its boxes too) and the contrastive
-    regulariser's pairs (each None when off), by train_step's argument names."""
+    the invariance term's transformation of the fakes (with --fake-erase, its boxes too), the
+    transformation of the real images (--consistency, --self-label, --balance; with --erase,
+    its boxes too) and the contrastive regulariser's pairs (each None when off), by
+    train_step's argument names."""
     z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
     inputs = {"z": z, "codes": codes, "aug": None, "real_aug": None, "pair": None}
     size = model.image_shape[-1]
     if cfg.invariance > 0 and model.spec.categorical:
         inputs["aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
+        if cfg.fake_erase > 0:
+            inputs["aug"] += (sample_boxes(cfg.batch_size, size, cfg.fake_erase, generator, device),)
     if reads_real_images(cfg, model):
         inputs["real_aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
         if cfg.erase > 0:
@@ -103,9 +106,9 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     D's phase runs D on real and fake images as one batch with per-chunk batch norm
     (SplitBatchNorm): the numbers of separate passes D(x_real), D(x_fake), with one weight
     gradient per layer instead of several to add (tests/test_nets.py compares the two).
-    aug = (theta, morph) adds the invariance term (see augment.py): Q must also recover the
-    categorical codes from transformed fakes, weighted by terms.invariance * lambda_j, in both
-    phases like the information loss itself.
+    aug = (theta, morph[, boxes]) adds the invariance term (see augment.py): Q must also recover
+    the categorical codes from transformed fakes, weighted by terms.invariance * lambda_j, in
+    both phases like the information loss itself.
     parts.amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
     parts.g_net, parts.d_net: G for the step's forward and D for D's phase when they differ
     from model.G/model.D (DistributedDataParallel wrappers; see distributed.py). G's phase
