@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from infogan import data
+from infogan import LatentSpec, data
 from infogan.cli import main
 from infogan.errors import DataError
 from infogan.metrics import dci, factor_vae, mig, sap
@@ -269,3 +269,54 @@ def test_sweep_select_consistency_picks_the_run_whose_log_says_so(fake_mnist, tm
     assert result["selection"]["seed"] == min(range(3), key=logged.__getitem__)
     assert "--select consistency" in result["command"]
     assert "consistency on real images (no labels) selects seed" in (tmp_path / "sweep.md").read_text()
+
+
+class Classes:
+    """A model stand-in whose one categorical code classes image i as classes[i]."""
+
+    def __init__(self, classes):
+        self.spec = LatentSpec.parse("cat4")
+        self.classes = torch.as_tensor(classes)
+
+    def infer_codes(self, images):
+        return {"c1": self.classes[: len(images)]}
+
+
+def test_partition_agreement_is_one_for_a_relabelling_and_picks_the_majority_s_medoid():
+    from infogan import selection
+
+    truth = torch.arange(4).repeat(50)  # 200 images, 4 classes
+    relabelled = (truth + 1) % 4  # the same partition under other names
+    style_split = truth.clone()
+    style_split[::8] = (truth[::8] + 2) % 4  # a quarter of each class filed with another, as a weak seed's 7s
+    noise = torch.randint(0, 4, (200,), generator=torch.Generator().manual_seed(0))
+    picked = selection.partition_agreement([Classes(c) for c in (style_split, truth, relabelled, noise)],
+                                           torch.zeros(200, 1, 2, 2))
+    agreement = np.array(picked["agreement"])
+    assert agreement[1, 2] == pytest.approx(1.0) and np.allclose(agreement, agreement.T)
+    assert agreement[0, 1] < 1 and agreement[3, 1] < 0.1
+    assert picked["selected"] in (1, 2) and picked["centrality"][3] == min(picked["centrality"])
+    assert picked["centrality"][0] < picked["centrality"][1]
+
+
+def test_partition_agreement_refuses_one_model_and_models_without_a_category():
+    from infogan import selection
+    from infogan.errors import InfoGANError
+
+    with pytest.raises(InfoGANError, match="at least two models"):
+        selection.partition_agreement([Classes([0, 1])], torch.zeros(2, 1, 2, 2))
+    without = Classes([0, 1])
+    without.spec = LatentSpec.parse("z2,cont1")
+    with pytest.raises(InfoGANError, match="needs a categorical code"):
+        selection.partition_agreement([without, without], torch.zeros(2, 1, 2, 2))
+
+
+def test_sweep_select_agreement_classes_the_run_s_training_images(fake_mnist, tmp_path):
+    assert main(["sweep", "--preset", "tiny", "--seeds", "0-2", "--max-steps", "3", "--data-dir", str(fake_mnist),
+                 "--out", str(tmp_path), "--no-progress", "--select", "agreement"]) == 0
+    result = json.loads((tmp_path / "sweep.json").read_text())
+    chosen = result["selection"]
+    assert chosen["method"] == "agreement" and len(chosen["agreement"]) == 3
+    assert chosen["seed"] == max(range(3), key=chosen["centrality"].__getitem__)
+    assert "--select agreement" in result["command"]
+    assert "agreement on real training images" in (tmp_path / "sweep.md").read_text()

@@ -144,19 +144,22 @@ def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, thre
         raise InfoGANError(f"seeds {failed} failed; see their logs in {out}")
 
 
-SELECTIONS = {"centrality": "ModelCentrality", "consistency": "Q's consistency on real images"}
+SELECTIONS = {"centrality": "ModelCentrality", "consistency": "Q's consistency on real images",
+              "agreement": "the models' agreement on real training images"}
 
 
 def select(rows: list[dict], method: str) -> dict:
     """Unsupervised model selection over the seeds' models (selection.py), and where the
     selected seed's accuracy, if measured, stands among the others'."""
     from .model import InfoGAN
-    from .selection import model_centrality, most_consistent
+    from .selection import model_centrality, most_consistent, partition_agreement
 
     if method == "centrality":
         picked = model_centrality([InfoGAN.from_pretrained(r["run"]) for r in rows])
     elif method == "consistency":
         picked = most_consistent({r["run"]: Run(r["run"]).stats() for r in rows})
+    elif method == "agreement":
+        picked = partition_agreement([InfoGAN.from_pretrained(r["run"]) for r in rows], training_images(rows[0]))
     else:
         raise InfoGANError(f"unknown selection {method!r} (known: {', '.join(SELECTIONS)})")
     row = rows[picked["selected"]]
@@ -169,12 +172,24 @@ def select(rows: list[dict], method: str) -> dict:
     return result
 
 
+def training_images(row: dict):
+    """The first selection.AGREEMENT_IMAGES training images of a seed's dataset (its run's config)."""
+    from . import data
+    from .selection import AGREEMENT_IMAGES
+
+    cfg = Run(row["run"]).read_config()
+    images, _ = data.load(cfg["dataset"], "train", cfg.get("data_dir"), image_size=cfg.get("image_size"),
+                          channels=cfg.get("channels"), bad_images=cfg.get("bad_images", "skip"))
+    return images[:AGREEMENT_IMAGES]
+
+
 def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", jobs: int = 1,
           threads: int | None = None, progress: bool = True, seeds_text: str | None = None,
           selection: str | None = None, **overrides) -> dict:
     """Train and evaluate each seed (overrides: TrainConfig options by name), then tabulate.
     jobs > 1 trains that many seeds at once, each in its own process with `threads` threads.
-    selection="centrality" also picks one seed's model without labels (selection.py)."""
+    selection ("centrality", "consistency", "agreement") also picks one seed's model without
+    labels (selection.py)."""
     from .trainer import train
 
     seeds = list(seeds)

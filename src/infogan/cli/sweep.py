@@ -16,10 +16,12 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each in its own process (default 1)")
     p.add_argument("--out", default="sweeps", help="folder for the runs and the table")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--select", choices=["centrality", "consistency"],
+    p.add_argument("--select", choices=["centrality", "consistency", "agreement"],
                    help="pick one seed's model without labels: centrality = ModelCentrality (InfoGAN-CR), the "
                         "medoid of the models' agreement on each other's generated codes; consistency = the run "
-                        "whose Q agreed most with itself on real training images at the end (its own log)")
+                        "whose Q agreed most with itself on real training images at the end (its own log); "
+                        "agreement = the medoid of the models' categorical classes of 10,000 real training "
+                        "images (normalised mutual information between each pair)")
     add_options(p, skip=("preset", "seed", "outdir"))
     p.set_defaults(run=run)
 
