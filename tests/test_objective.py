@@ -1,6 +1,7 @@
 """The terms beyond the paper's objective: Q's consistency, self-labelling and balance on real images,
-erasing part of the transformed copies Q reads, the weights' moving average and the learning-rate schedule. Each reaches what it should and nothing
-else, is zero where it should be, and resumes exactly."""
+erasing part of the transformed copies Q reads, the weights' moving average and the learning-rate
+schedule. Each reaches what it should and nothing else, is zero where it should be, and resumes
+exactly."""
 
 import math
 import shutil

@@ -211,6 +211,12 @@ def resolve(preset: str, overrides: dict | None = None) -> TrainConfig:
     return cfg
 
 
+def real_image_terms_on(cfg: TrainConfig) -> bool:
+    """Whether a term that has Q read real images and their transformed copies is on
+    (--consistency, --self-label, --balance); they need a categorical code as well (step.py)."""
+    return max(cfg.consistency, cfg.self_label, cfg.balance) > 0
+
+
 def validate(cfg: TrainConfig) -> None:
     from . import nets
 
@@ -224,7 +230,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.invariance >= 0, "--invariance must be >= 0"),
         (0 <= cfg.erase < cfg.image_size and 0 <= cfg.fake_erase < cfg.image_size,
          "--erase and --fake-erase must be >= 0 and smaller than the image"),
-        (cfg.erase == 0 or max(cfg.consistency, cfg.self_label, cfg.balance) > 0,
+        (cfg.erase == 0 or real_image_terms_on(cfg),
          "--erase hides part of the real images' copies that --consistency, --self-label or --balance read: "
          "turn one of them on"),
         (cfg.fake_erase == 0 or cfg.invariance > 0,

@@ -42,8 +42,13 @@ def model_centrality(models: list, seed: int = 0, votes: int | None = None, per_
         for j, (num_factors, observations, votes_j) in enumerate(sets):
             if i != j:  # encoder i on generator j's codes
                 score[i, j] = score_votes(represent, observations, votes_j, None, num_factors)["train_accuracy"]
-    agreement = (score + score.T) / 2
-    centrality = (agreement.sum(1) - 1) / max(n - 1, 1)
+    return medoid((score + score.T) / 2)
+
+
+def medoid(agreement: np.ndarray) -> dict:
+    """From a symmetric (n, n) agreement matrix with ones on its diagonal: each model's mean
+    agreement with the others (its centrality) and the most central one, as the selectors report it."""
+    centrality = (agreement.sum(1) - 1) / max(len(agreement) - 1, 1)
     return {"agreement": agreement.round(4).tolist(), "centrality": centrality.round(4).tolist(),
             "selected": int(np.argmax(centrality))}
 
@@ -96,6 +101,4 @@ def partition_agreement(models: list, images) -> dict:
         for j in range(i + 1, n):
             agreement[i, j] = agreement[j, i] = np.mean(
                 [normalized_mutual_info_score(a, b) for a, b in zip(classes[i], classes[j])])
-    centrality = (agreement.sum(1) - 1) / (n - 1)
-    return {"agreement": agreement.round(4).tolist(), "centrality": centrality.round(4).tolist(),
-            "selected": int(np.argmax(centrality))}
+    return medoid(agreement)

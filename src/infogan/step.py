@@ -20,7 +20,7 @@ import torch
 from . import distributed, speed
 from .augment import Augmentation, sample_boxes
 from .augment import apply as apply_augmentation
-from .config import TrainConfig
+from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
 from .losses import (balance_loss, consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds,
@@ -49,14 +49,15 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
     z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
     inputs = {"z": z, "codes": codes, "aug": None, "real_aug": None, "pair": None}
     size = model.image_shape[-1]
+
+    def transformation(erase: int) -> tuple:  # (theta, morph), and the boxes when erasing
+        drawn = Augmentation().sample(cfg.batch_size, size, generator, device)
+        return drawn + (sample_boxes(cfg.batch_size, size, erase, generator, device),) if erase > 0 else drawn
+
     if cfg.invariance > 0 and model.spec.categorical:
-        inputs["aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
-        if cfg.fake_erase > 0:
-            inputs["aug"] += (sample_boxes(cfg.batch_size, size, cfg.fake_erase, generator, device),)
+        inputs["aug"] = transformation(cfg.fake_erase)
     if reads_real_images(cfg, model):
-        inputs["real_aug"] = Augmentation().sample(cfg.batch_size, size, generator, device)
-        if cfg.erase > 0:
-            inputs["real_aug"] += (sample_boxes(cfg.batch_size, size, cfg.erase, generator, device),)
+        inputs["real_aug"] = transformation(cfg.erase)
     if with_pairs:
         inputs["pair"] = sample_pairs(model.spec, cfg.batch_size, generator, device)
     return inputs
@@ -64,7 +65,7 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
 
 def reads_real_images(cfg: TrainConfig, model: InfoGAN) -> bool:
     """Whether Q also reads real images (and their transformed copies) in D's phase."""
-    return (cfg.consistency > 0 or cfg.self_label > 0 or cfg.balance > 0) and bool(model.spec.categorical)
+    return real_image_terms_on(cfg) and bool(model.spec.categorical)
 
 
 @dataclass(frozen=True)
