@@ -17,6 +17,11 @@ small stroke: a 7 with a crossbar drawn from the 2's code is a plain 7 once the 
 which pushes G to draw crossed 7s from the 7's code. On Q's copies of real images (--erase),
 Q is asked to class a crossed 7 and the same 7 without its bar alike.
 
+Either copy may also be made darker or lighter (--brightness): on Fashion-MNIST the
+categories otherwise split the tops (pullovers, coats, shirts) into a dark, a middle and a
+bright group, each a third of every class; a garment keeps its identity in another colour,
+so a category that reads brightness cannot survive the term.
+
 Random parameters come from the caller's torch.Generator (the trainer's latent generator),
 so a resumed run draws the same transformations as an uninterrupted one. Everything here
 is differentiable in the images, so the invariance term reaches G as well as Q.
@@ -69,11 +74,18 @@ def sample_boxes(n: int, image_size: int, side: int, generator: torch.Generator 
     return torch.cat([corner, corner + side], 1)
 
 
-def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor, boxes: torch.Tensor | None = None
-          ) -> torch.Tensor:
+def sample_gains(n: int, brightness: float, generator: torch.Generator | None = None, device=None):
+    """(n,) brightness gains, log-uniform in [1 / (1 + brightness), 1 + brightness]."""
+    u = torch.rand(n, generator=generator, device=device) * 2 - 1
+    return torch.exp(u * math.log1p(brightness))
+
+
+def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor, boxes: torch.Tensor | None = None,
+          gains: torch.Tensor | None = None) -> torch.Tensor:
     """Warp images in [-1, 1] (background -1) by theta, then dilate (+1) or erode (-1) the
-    bright strokes of the rows morph selects, then set each row's box (sample_boxes), if
-    given, to the background. Shapes are kept: (B, C, H, W)."""
+    bright strokes of the rows morph selects, then scale each row's distance from the
+    background by its gain (sample_gains), if given, clipped at white, then set each row's
+    box (sample_boxes), if given, to the background. Shapes are kept: (B, C, H, W)."""
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     # grid_sample pads with 0, so warp (x + 1) to pad with the background value -1
     warped = F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
@@ -84,6 +96,8 @@ def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor, boxes:
     m = morph.to(warped.dtype).view(-1, 1, 1, 1)
     signed = warped * m
     out = warped + 0.5 * m * (F.max_pool2d(signed, 3, 1, 1) - signed)
+    if gains is not None:
+        out = ((out + 1) * gains.to(out.dtype).view(-1, 1, 1, 1)).clamp(max=2.0) - 1
     if boxes is None:
         return out
     ys = torch.arange(out.shape[-2], device=out.device).view(1, -1, 1)

@@ -71,6 +71,9 @@ class TrainConfig:
     fake_erase: int = option(0, "side in pixels of a square hidden at random in the invariance term's transformed "
                                 "fakes, from which Q must still read G's categories (cutout; 0 = off)",
                              "objective", in_name="ferase")
+    brightness: float = option(0.0, "the transformed copies (fakes' and real images') are also darker or lighter: "
+                                    "their ink times a gain log-uniform in [1/(1+b), 1+b] (0 = off)", "objective",
+                               in_name="bright")
     mimic: int | None = option(None, "InfoCapsGAN's mimic mode from this step on: half of each fake batch is G "
                                      "redrawing D's class capsules of real images (capsule D and G; one "
                                      "categorical code)", "objective", in_name="mimic")
@@ -235,6 +238,10 @@ def validate(cfg: TrainConfig) -> None:
          "turn one of them on"),
         (cfg.fake_erase == 0 or cfg.invariance > 0,
          "--fake-erase hides part of the transformed fakes that --invariance reads: turn it on"),
+        (cfg.brightness >= 0, "--brightness must be >= 0"),
+        (cfg.brightness == 0 or cfg.invariance > 0 or real_image_terms_on(cfg),
+         "--brightness changes the transformed copies that --invariance, --consistency, --self-label or "
+         "--balance read: turn one of them on"),
         (min(cfg.consistency, cfg.self_label, cfg.balance) >= 0,
          "--consistency, --self-label and --balance must be >= 0"),
         (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from . import distributed, speed
-from .augment import Augmentation, sample_boxes
+from .augment import Augmentation, sample_boxes, sample_gains
 from .augment import apply as apply_augmentation
 from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
@@ -50,9 +50,12 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
     inputs = {"z": z, "codes": codes, "aug": None, "real_aug": None, "pair": None}
     size = model.image_shape[-1]
 
-    def transformation(erase: int) -> tuple:  # (theta, morph), and the boxes when erasing
-        drawn = Augmentation().sample(cfg.batch_size, size, generator, device)
-        return drawn + (sample_boxes(cfg.batch_size, size, erase, generator, device),) if erase > 0 else drawn
+    def transformation(erase: int) -> tuple:  # (theta, morph, boxes, gains); the last two None when off
+        # drawn in this order, each only when on, so a run without them repeats older runs draw for draw
+        theta, morph = Augmentation().sample(cfg.batch_size, size, generator, device)
+        boxes = sample_boxes(cfg.batch_size, size, erase, generator, device) if erase > 0 else None
+        gains = sample_gains(cfg.batch_size, cfg.brightness, generator, device) if cfg.brightness > 0 else None
+        return theta, morph, boxes, gains
 
     if cfg.invariance > 0 and model.spec.categorical:
         inputs["aug"] = transformation(cfg.fake_erase)
@@ -107,7 +110,7 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     D's phase runs D on real and fake images as one batch with per-chunk batch norm
     (SplitBatchNorm): the numbers of separate passes D(x_real), D(x_fake), with one weight
     gradient per layer instead of several to add (tests/test_nets.py compares the two).
-    aug = (theta, morph[, boxes]) adds the invariance term (see augment.py): Q must also recover
+    aug = (theta, morph, boxes, gains) adds the invariance term (see augment.py): Q must also recover
     the categorical codes from transformed fakes, weighted by terms.invariance * lambda_j, in
     both phases like the information loss itself.
     parts.amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
