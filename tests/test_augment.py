@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from infogan.augment import Augmentation, apply, sample_boxes
+from infogan.augment import Augmentation, apply, sample_boxes, sample_gains
 from infogan.latent import LatentSpec
 from infogan.losses import invariance_loss
 
@@ -52,6 +52,23 @@ def test_erasing_hides_exactly_its_box_and_nothing_else():
         assert torch.equal(image, clean)  # outside the box, the same transformation
     corner = sample_boxes(1000, 28, 27, torch.Generator().manual_seed(2))[:, :2]
     assert set(corner.flatten().tolist()) == {0, 1}  # every placement inside the image, and only those
+
+
+def test_gains_scale_the_ink_not_the_background_and_clip_at_white():
+    gains = sample_gains(10000, 1.0, torch.Generator().manual_seed(0))
+    assert 0.5 <= gains.min() < 0.51 and 1.98 < gains.max() <= 2.0
+    assert abs(torch.log(gains).mean().item()) < 0.02  # log-uniform: as often darker as lighter
+    x = -torch.ones(3, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 0.0  # mid-grey ink on the background
+    ident = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).repeat(3, 1, 1)
+    none = torch.zeros(3, dtype=torch.long)
+    out = apply(x, ident, none, gains=torch.tensor([0.5, 1.0, 4.0]))
+    assert torch.allclose(out[1], apply(x[1:2], ident[:1], none[:1])[0], atol=1e-5)
+    assert torch.allclose(out[:, :, 14, 14].flatten(), torch.tensor([-0.5, 0.0, 1.0]), atol=1e-5)  # 4x grey clips at white
+    assert (out[:, :, :5] == -1).all()  # the background stays the background
+    x.requires_grad_()
+    apply(x, ident, none, gains=torch.tensor([0.5, 1.0, 1.5])).sum().backward()
+    assert torch.allclose(x.grad[:, 0, 14, 14], torch.tensor([0.5, 1.0, 1.5]), atol=1e-5)
 
 
 def test_rotation_stays_in_range():

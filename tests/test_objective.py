@@ -136,7 +136,28 @@ def test_fake_erase_hides_a_square_of_the_transformed_fakes_and_reaches_g_throug
     assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
 
 
+def test_brightness_draws_a_gain_per_copy_after_the_rest_and_reaches_g_and_the_real_terms():
+    def inputs(stepper):
+        return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
+
+    lit, plain = inputs(_stepper(brightness=1.0, consistency=1.0)), inputs(_stepper(consistency=1.0))
+    assert plain["aug"][3] is None and plain["real_aug"][3] is None
+    # the fakes' transformation is the same draw, its gain drawn after it
+    assert torch.equal(lit["aug"][0], plain["aug"][0]) and torch.equal(lit["aug"][1], plain["aug"][1])
+    for key in ("aug", "real_aug"):
+        assert lit[key][3].shape == (16,) and 0.5 <= lit[key][3].min() and lit[key][3].max() <= 2.0
+    assert not torch.equal(lit["aug"][3], lit["real_aug"][3])  # each copy its own gain
+    a, b = _stepper(brightness=1.0), _stepper()
+    out_a, out_b = a.step_once(0), b.step_once(0)
+    assert not torch.equal(out_a["loss_invariance"], out_b["loss_invariance"])
+    assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
+    c, d = _stepper(brightness=1.0, invariance=0.0, consistency=1.0), _stepper(invariance=0.0, consistency=1.0)
+    assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
+
+
 @pytest.mark.parametrize("options, message", [
+    ({"brightness": 1.0, "invariance": 0.0}, "--brightness changes the transformed copies"),
+    ({"brightness": -0.5}, "--brightness must be >= 0"),
     ({"erase": 6}, "--erase hides part of the real images' copies"),
     ({"fake_erase": 6, "invariance": 0.0}, "--fake-erase hides part of the transformed fakes"),
     ({"fake_erase": 28}, "--erase and --fake-erase must be >= 0 and smaller than the image"),
@@ -197,12 +218,12 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--erase", "6",
-             "--fake-erase", "5", "--ema", "0.9",
+             "--fake-erase", "5", "--brightness", "1", "--ema", "0.9",
              "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
-    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-ferase5-lrdecay0.5-ema0.9"
+    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-ferase5-bright1-lrdecay0.5-ema0.9"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),

@@ -1,0 +1,62 @@
+"""What Fashion-MNIST's categories sort the tops by: each category's classes and mean ink.
+
+    python benchmarks/fashion_tops_ink.py RUN [RUN ...] [--data-dir DIR]
+
+Without --brightness the categories that hold the tops (pullovers, coats, shirts) split each
+of these classes by how bright the garment is (README: "--brightness"). This prints, per run,
+each category's test images: how many, their three commonest classes, and their mean ink (a
+garment's mean pixel value over its nonzero pixels, 0-1), then the mean ink of the categories
+whose commonest class is a top, and of each top class for comparison. The test labels only
+describe the categories; nothing is chosen with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from infogan import InfoGAN, data
+
+CLASSES = ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
+TOPS = ("pullover", "coat", "shirt")
+
+
+def mean_ink(images: torch.Tensor) -> torch.Tensor:
+    """(N,) each uint8 image's mean pixel value over its nonzero pixels, in 0-1."""
+    v = images.float() / 255
+    return v.sum((1, 2, 3)) / (v > 0).float().sum((1, 2, 3)).clamp(min=1)
+
+
+def categories(run: str, images: torch.Tensor, labels: torch.Tensor, ink: torch.Tensor) -> list[dict]:
+    model = InfoGAN.from_pretrained(run)
+    code = model.spec.categorical[0].name
+    with torch.no_grad():
+        category = model.infer_codes(images, probs=True)[code].argmax(1)
+    out = []
+    for k in range(model.spec.categorical[0].size):
+        held = category == k
+        counts = torch.bincount(labels[held], minlength=len(CLASSES))
+        out.append({"category": k, "images": int(held.sum()), "mean_ink": round(float(ink[held].mean()), 3),
+                    "classes": {CLASSES[t]: int(counts[t]) for t in counts.argsort(descending=True)[:3].tolist()}})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    images, labels = data.load("fashion-mnist", "test", args.data_dir, allow_download=False)
+    ink = mean_ink(images)
+    print(json.dumps({"class_mean_ink": {c: round(float(ink[labels == t].mean()), 3) for t, c in enumerate(CLASSES)
+                                         if c in TOPS}}))
+    for run in args.runs:
+        cats = categories(run, images, labels, ink)
+        tops = sorted(d["mean_ink"] for d in cats if next(iter(d["classes"])) in TOPS)
+        print(json.dumps({"run": run, "tops_categories_mean_ink": tops, "categories": cats}))
+
+
+if __name__ == "__main__":
+    main()
