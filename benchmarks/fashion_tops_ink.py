@@ -19,8 +19,8 @@ import torch
 
 from infogan import InfoGAN, data
 
-CLASSES = ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
-TOPS = ("pullover", "coat", "shirt")
+CLASSES = data.DATASETS["fashion-mnist"].classes
+TOPS = ("Pullover", "Coat", "Shirt")
 
 
 def mean_ink(images: torch.Tensor) -> torch.Tensor:
