@@ -22,6 +22,11 @@ categories otherwise split the tops (pullovers, coats, shirts) into a dark, a mi
 bright group, each a third of every class; a garment keeps its identity in another colour,
 so a category that reads brightness cannot survive the term.
 
+The stroke morphology (--morph, its chance) was made for digits, whose identity survives a
+thicker or thinner pen; on garments and shoes a dilation can close a sandal's straps or
+blur a coat's buttons. Mirroring (--flip) suits images whose classes are left-right
+symmetric (clothes), not digits.
+
 Random parameters come from the caller's torch.Generator (the trainer's latent generator),
 so a resumed run draws the same transformations as an uninterrupted one. Everything here
 is differentiable in the images, so the invariance term reaches G as well as Q.
@@ -78,6 +83,19 @@ def sample_gains(n: int, brightness: float, generator: torch.Generator | None = 
     """(n,) brightness gains, log-uniform in [1 / (1 + brightness), 1 + brightness]."""
     u = torch.rand(n, generator=generator, device=device) * 2 - 1
     return torch.exp(u * math.log1p(brightness))
+
+
+def sample_flips(n: int, p: float, generator: torch.Generator | None = None, device=None):
+    """(n,) booleans, each True with chance p: which copies are mirrored (see mirror)."""
+    return torch.rand(n, generator=generator, device=device) < p
+
+
+def mirror(theta: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """theta with the rows that flips selects mirrored left to right: theta maps output to
+    input coordinates, so negating its x coefficients makes output column x read what the
+    plain warp puts at column -x (the warped copy, mirrored)."""
+    sign = torch.where(flips, -1.0, 1.0).to(theta.dtype).view(-1, 1, 1)
+    return torch.cat([theta[:, :, :1] * sign, theta[:, :, 1:]], 2)
 
 
 def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor, boxes: torch.Tensor | None = None,

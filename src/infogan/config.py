@@ -74,6 +74,11 @@ class TrainConfig:
     brightness: float = option(0.0, "the transformed copies (fakes' and real images') are also darker or lighter: "
                                     "their ink times a gain log-uniform in [1/(1+b), 1+b] (0 = off)", "objective",
                                in_name="bright")
+    morph: float = option(0.5, "chance that a transformed copy's strokes are also thickened or thinned (a half-strength "
+                               "3x3 dilation or erosion, half each; made for digits' strokes; 0 = never)", "objective",
+                          in_name="morph")
+    flip: float = option(0.0, "chance that a transformed copy is also mirrored left to right (0 = never)", "objective",
+                         in_name="flip")
     mimic: int | None = option(None, "InfoCapsGAN's mimic mode from this step on: half of each fake batch is G "
                                      "redrawing D's class capsules of real images (capsule D and G; one "
                                      "categorical code)", "objective", in_name="mimic")
@@ -244,6 +249,10 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.brightness >= 0, "--brightness must be >= 0"),
         (cfg.brightness == 0 or cfg.invariance > 0 or real_image_terms_on(cfg),
          "--brightness changes the transformed copies that --invariance, --consistency, --self-label or "
+         "--balance read: turn one of them on"),
+        (0 <= cfg.morph <= 1 and 0 <= cfg.flip <= 1, "--morph and --flip must be in [0, 1]"),
+        (cfg.flip == 0 or cfg.invariance > 0 or real_image_terms_on(cfg),
+         "--flip mirrors the transformed copies that --invariance, --consistency, --self-label or "
          "--balance read: turn one of them on"),
         (min(cfg.consistency, cfg.self_label, cfg.balance) >= 0,
          "--consistency, --self-label and --balance must be >= 0"),

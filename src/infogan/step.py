@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from . import distributed, speed
-from .augment import Augmentation, sample_boxes, sample_gains
+from .augment import Augmentation, mirror, sample_boxes, sample_flips, sample_gains
 from .augment import apply as apply_augmentation
 from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
@@ -52,9 +52,12 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
 
     def transformation(erase: int) -> tuple:  # (theta, morph, boxes, gains); the last two None when off
         # drawn in this order, each only when on, so a run without them repeats older runs draw for draw
-        theta, morph = Augmentation().sample(cfg.batch_size, size, generator, device)
+        # (--morph changes what the morphology draw means, not how many numbers it takes)
+        theta, morph = Augmentation(morph_p=cfg.morph).sample(cfg.batch_size, size, generator, device)
         boxes = sample_boxes(cfg.batch_size, size, erase, generator, device) if erase > 0 else None
         gains = sample_gains(cfg.batch_size, cfg.brightness, generator, device) if cfg.brightness > 0 else None
+        if cfg.flip > 0:
+            theta = mirror(theta, sample_flips(cfg.batch_size, cfg.flip, generator, device))
         return theta, morph, boxes, gains
 
     if cfg.invariance > 0 and model.spec.categorical:
