@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from infogan.augment import Augmentation, apply, sample_boxes, sample_gains
+from infogan.augment import Augmentation, apply, mirror, sample_boxes, sample_flips, sample_gains
 from infogan.latent import LatentSpec
 from infogan.losses import invariance_loss
 
@@ -69,6 +69,29 @@ def test_gains_scale_the_ink_not_the_background_and_clip_at_white():
     x.requires_grad_()
     apply(x, ident, none, gains=torch.tensor([0.5, 1.0, 1.5])).sum().backward()
     assert torch.allclose(x.grad[:, 0, 14, 14], torch.tensor([0.5, 1.0, 1.5]), atol=1e-5)
+
+
+def test_mirroring_flips_the_warped_copy_and_only_the_chosen_rows():
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    theta, morph = Augmentation().sample(4, 28, torch.Generator().manual_seed(0))
+    flips = torch.tensor([True, False, True, False])
+    out, plain = apply(x, mirror(theta, flips), morph), apply(x, theta, morph)
+    assert torch.allclose(out[flips], plain[flips].flip(-1), atol=1e-5)
+    assert torch.equal(out[~flips], plain[~flips])
+    ident = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).repeat(4, 1, 1)
+    assert torch.allclose(apply(x, mirror(ident, torch.ones(4, dtype=torch.bool)), morph * 0), x.flip(-1), atol=1e-5)
+    drawn = sample_flips(10000, 0.25, torch.Generator().manual_seed(1))
+    assert drawn.dtype == torch.bool and 0.23 < drawn.float().mean() < 0.27
+
+
+def test_the_morphology_chance_changes_what_is_drawn_not_how_much():
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    t1, m1 = Augmentation(morph_p=0.0).sample(500, 28, g1)
+    t2, m2 = Augmentation().sample(500, 28, g2)
+    assert torch.equal(t1, t2) and (m1 == 0).all() and 0.4 < (m2 != 0).float().mean() < 0.6
+    assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))  # the same numbers taken
+    _, always = Augmentation(morph_p=1.0).sample(500, 28, torch.Generator().manual_seed(5))
+    assert (always != 0).all()
 
 
 def test_rotation_stays_in_range():

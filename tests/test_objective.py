@@ -155,7 +155,29 @@ def test_brightness_draws_a_gain_per_copy_after_the_rest_and_reaches_g_and_the_r
     assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
 
 
+def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
+    def inputs(stepper):
+        return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
+
+    plain, flipped, flat = (inputs(_stepper(consistency=1.0, **o)) for o in ({}, {"flip": 0.5}, {"morph": 0.0}))
+    # mirroring negates the x coefficients of the rows it picks, drawn after the rest of the fakes' copy
+    same = (flipped["aug"][0] == plain["aug"][0]).all(2).all(1)
+    negated = (flipped["aug"][0][:, :, 0] == -plain["aug"][0][:, :, 0]).all(1)
+    assert (same | negated).all() and same.any() and negated.any()
+    assert torch.equal(flipped["aug"][0][:, :, 1:], plain["aug"][0][:, :, 1:])
+    assert torch.equal(flipped["aug"][1], plain["aug"][1])
+    for key in ("aug", "real_aug"):  # no morphology, from the same draws
+        assert torch.equal(flat[key][0], plain[key][0]) and (flat[key][1] == 0).all() and (plain[key][1] != 0).any()
+    assert torch.equal(inputs(_stepper(consistency=1.0, flip=0.5))["z"], plain["z"])
+    a, b = _stepper(flip=1.0), _stepper()
+    assert not torch.equal(a.step_once(0)["loss_invariance"], b.step_once(0)["loss_invariance"])
+    assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
+
+
 @pytest.mark.parametrize("options, message", [
+    ({"flip": 0.5, "invariance": 0.0}, "--flip mirrors the transformed copies"),
+    ({"flip": 1.5}, "--morph and --flip must be in"),
+    ({"morph": -0.1}, "--morph and --flip must be in"),
     ({"brightness": 1.0, "invariance": 0.0}, "--brightness changes the transformed copies"),
     ({"brightness": -0.5}, "--brightness must be >= 0"),
     ({"erase": 6}, "--erase hides part of the real images' copies"),
@@ -218,12 +240,12 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--erase", "6",
-             "--fake-erase", "5", "--brightness", "1", "--ema", "0.9",
+             "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
-    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-ferase5-bright1-lrdecay0.5-ema0.9"
+    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-ferase5-bright1-morph0.3-flip0.5-lrdecay0.5-ema0.9"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),
