@@ -231,6 +231,7 @@ def real_image_terms_on(cfg: TrainConfig) -> bool:
 def validate(cfg: TrainConfig) -> None:
     from . import nets
 
+    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --brightness and --flip change
     checks = [
         (cfg.batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two samples)"),
         (cfg.epochs >= 1, "--epochs must be >= 1"),
@@ -247,11 +248,11 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.fake_erase == 0 or cfg.invariance > 0,
          "--fake-erase hides part of the transformed fakes that --invariance reads: turn it on"),
         (cfg.brightness >= 0, "--brightness must be >= 0"),
-        (cfg.brightness == 0 or cfg.invariance > 0 or real_image_terms_on(cfg),
+        (cfg.brightness == 0 or copies_read,
          "--brightness changes the transformed copies that --invariance, --consistency, --self-label or "
          "--balance read: turn one of them on"),
         (0 <= cfg.morph <= 1 and 0 <= cfg.flip <= 1, "--morph and --flip must be in [0, 1]"),
-        (cfg.flip == 0 or cfg.invariance > 0 or real_image_terms_on(cfg),
+        (cfg.flip == 0 or copies_read,
          "--flip mirrors the transformed copies that --invariance, --consistency, --self-label or "
          "--balance read: turn one of them on"),
         (min(cfg.consistency, cfg.self_label, cfg.balance) >= 0,
