@@ -65,8 +65,14 @@ class TrainConfig:
     balance: float = option(0.0, "weight of a pull toward even classes on real images: KL of Q's mean class "
                                  "over the batch from uniform, on top of consistency's own (0 = off)", "objective",
                             in_name="bal")
+    overcluster: float = option(0.0, "weight of an auxiliary head's consistency on real images: the IIC term of "
+                                     "--consistency on a head of --overcluster-k classes that reads D's trunk and "
+                                     "no code, so it trains the shared features only (IIC's overclustering; 0 = off)",
+                                "objective", in_name="over")
+    overcluster_k: int = option(50, "classes of the --overcluster head (more than the data has)", "objective",
+                                in_name="overk")
     erase: int = option(0, "side in pixels of a square hidden at random in the real images' transformed "
-                           "copies that Q reads (--consistency, --self-label, --balance; cutout; 0 = off)",
+                           "copies that Q reads (--consistency, --self-label, --balance, --overcluster; cutout; 0 = off)",
                          "objective", in_name="erase")
     fake_erase: int = option(0, "side in pixels of a square hidden at random in the invariance term's transformed "
                                 "fakes, from which Q must still read G's categories (cutout; 0 = off)",
@@ -224,8 +230,8 @@ def resolve(preset: str, overrides: dict | None = None) -> TrainConfig:
 
 def real_image_terms_on(cfg: TrainConfig) -> bool:
     """Whether a term that has Q read real images and their transformed copies is on
-    (--consistency, --self-label, --balance); they need a categorical code as well (step.py)."""
-    return max(cfg.consistency, cfg.self_label, cfg.balance) > 0
+    (--consistency, --self-label, --balance, --overcluster); they need a categorical code as well (step.py)."""
+    return max(cfg.consistency, cfg.self_label, cfg.balance, cfg.overcluster) > 0
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -243,20 +249,21 @@ def validate(cfg: TrainConfig) -> None:
         (0 <= cfg.erase < cfg.image_size and 0 <= cfg.fake_erase < cfg.image_size,
          "--erase and --fake-erase must be >= 0 and smaller than the image"),
         (cfg.erase == 0 or real_image_terms_on(cfg),
-         "--erase hides part of the real images' copies that --consistency, --self-label or --balance read: "
-         "turn one of them on"),
+         "--erase hides part of the real images' copies that --consistency, --self-label, --balance or "
+         "--overcluster read: turn one of them on"),
         (cfg.fake_erase == 0 or cfg.invariance > 0,
          "--fake-erase hides part of the transformed fakes that --invariance reads: turn it on"),
         (cfg.brightness >= 0, "--brightness must be >= 0"),
         (cfg.brightness == 0 or copies_read,
-         "--brightness changes the transformed copies that --invariance, --consistency, --self-label or "
-         "--balance read: turn one of them on"),
+         "--brightness changes the transformed copies that --invariance, --consistency, --self-label, "
+         "--balance or --overcluster read: turn one of them on"),
         (0 <= cfg.morph <= 1 and 0 <= cfg.flip <= 1, "--morph and --flip must be in [0, 1]"),
         (cfg.flip == 0 or copies_read,
-         "--flip mirrors the transformed copies that --invariance, --consistency, --self-label or "
-         "--balance read: turn one of them on"),
-        (min(cfg.consistency, cfg.self_label, cfg.balance) >= 0,
-         "--consistency, --self-label and --balance must be >= 0"),
+         "--flip mirrors the transformed copies that --invariance, --consistency, --self-label, "
+         "--balance or --overcluster read: turn one of them on"),
+        (min(cfg.consistency, cfg.self_label, cfg.balance, cfg.overcluster) >= 0,
+         "--consistency, --self-label, --balance and --overcluster must be >= 0"),
+        (cfg.overcluster_k >= 2, "--overcluster-k must be >= 2"),
         (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),
         (0 <= cfg.lr_decay <= 1 and 0 <= cfg.ema < 1, "--lr-decay must be in [0, 1] and --ema in [0, 1)"),
         (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),

@@ -76,12 +76,24 @@ def consistency_loss(spec: LatentSpec, q_x: torch.Tensor, q_tx: torch.Tensor) ->
     a, b = spec.split_q(q_x.float()), spec.split_q(q_tx.float())
     total = q_x.sum() * 0.0
     for code in spec.categorical:
-        p, pt = a[code.name][0].softmax(1), b[code.name][0].softmax(1)
-        joint = p.T @ pt / len(p)  # (K, K)
-        joint = ((joint + joint.T) / 2).clamp_min(1e-8)
-        mi = (joint * (joint.log() - joint.sum(1, keepdim=True).log() - joint.sum(0, keepdim=True).log())).sum()
-        total = total - code.lam * mi
+        total = total - code.lam * paired_mutual_information(a[code.name][0], b[code.name][0])
     return total
+
+
+def overcluster_loss(logits_x: torch.Tensor, logits_tx: torch.Tensor) -> torch.Tensor:
+    """-I(y; y') for an auxiliary head's K classes of real images x and of T(x) (IIC's
+    overclustering head, with more classes than the data has): consistency_loss's term on a
+    head that no code is tied to, so it shapes the shared trunk's features, not Q's classes."""
+    return -paired_mutual_information(logits_x.float(), logits_tx.float())
+
+
+def paired_mutual_information(logits_x: torch.Tensor, logits_tx: torch.Tensor) -> torch.Tensor:
+    """I(y; y') of the (K, K) joint P(y, y'): the batch's mean of softmax(logits_x)^T softmax(logits_tx),
+    symmetrised (IIC, Ji et al. 2019)."""
+    p, pt = logits_x.softmax(1), logits_tx.softmax(1)
+    joint = p.T @ pt / len(p)  # (K, K)
+    joint = ((joint + joint.T) / 2).clamp_min(1e-8)
+    return (joint * (joint.log() - joint.sum(1, keepdim=True).log() - joint.sum(0, keepdim=True).log())).sum()
 
 
 def self_label_loss(spec: LatentSpec, q_x: torch.Tensor, q_tx: torch.Tensor, threshold: float) -> torch.Tensor:

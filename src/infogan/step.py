@@ -24,9 +24,9 @@ from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
 from .losses import (balance_loss, consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds,
-                     self_label_loss)
+                     overcluster_loss, self_label_loss)
 from .model import InfoGAN, to_model_range
-from .nets import frozen, split_batches
+from .nets import Discriminator, frozen, init_weights, split_batches
 from .nets.caps import can_mimic, redraw
 from .ema import EMA
 from .optim import adam, lr_factor, make_optimizers, set_lr, step_unless
@@ -82,6 +82,7 @@ class Terms:
     self_label: float = 0.0
     self_label_threshold: float = 0.95
     balance: float = 0.0
+    overcluster: float = 0.0
     cr: float = 0.0
 
     @classmethod
@@ -93,7 +94,8 @@ class Terms:
 class StepParts:
     """What a step trains with: the model and its optimisers, and where they apply the
     gradient-averaging wrappers (distributed.py), the contrastive regulariser's H and its
-    optimiser, and the autocast dtype. The plain model and no extras by default."""
+    optimiser, --overcluster's head and its optimiser, and the autocast dtype. The plain model
+    and no extras by default."""
     model: InfoGAN
     opt_d: torch.optim.Optimizer
     opt_g: torch.optim.Optimizer
@@ -102,6 +104,8 @@ class StepParts:
     H: torch.nn.Module | None = None
     opt_h: torch.optim.Optimizer | None = None
     amp_dtype: torch.dtype | None = None
+    over: torch.nn.Module | None = None
+    opt_over: torch.optim.Optimizer | None = None
 
 
 def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: dict[str, torch.Tensor],
@@ -125,7 +129,9 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     real_aug (a transformation of the real images) lets Q read real images too, in D's phase:
     weight terms.consistency on the IIC term between Q(x) and Q(T(x)), weight terms.self_label
     on Q's confident classes of x as targets for T(x), weight terms.balance on the evenness of
-    Q's classes over [x, T(x)] (losses.py); they train Q and the trunk.
+    Q's classes over [x, T(x)] (losses.py); they train Q and the trunk. parts.over (with
+    --overcluster) reads the trunk's features of [x, T(x)] with its own classes: weight
+    terms.overcluster on their IIC term, which trains that head and the trunk.
     mimic: the second half of the fakes are G's redrawings of the first half of the real
     images (nets.caps.redraw), their categorical code the class Q read in the real image.
     """
@@ -153,9 +159,11 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     with amp():
         real = [x_real] + ([apply_augmentation(x_real, *real_aug)] if real_aug is not None else [])
         chunks = real + [x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
+        over_on = parts.over is not None and real_aug is not None
         with split_batches(model.D, len(chunks)):
-            logits, q_all = d_net(
-                torch.cat(chunks), q_from=0 if real_aug is not None else B, q_groups=1 + (real_aug is not None))
+            logits, q_all, *trunk = d_net(torch.cat(chunks), q_from=0 if real_aug is not None else B,
+                                          q_groups=1 + (real_aug is not None), **({"features": True} if over_on else {}))
+        over_logits = parts.over(trunk[0][: 2 * B]) if over_on else None  # (2B, K): the real images and their copies
         logit_real, logit_fake = logits[:B], logits[len(real) * B : (len(real) + 1) * B]
         q_real, q_all = (q_all[: 2 * B], q_all[2 * B :]) if real_aug is not None else (None, q_all)
     loss_info_d, nll = info_loss(spec, q_all[:B], codes)
@@ -172,10 +180,17 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     if terms.balance > 0 and q_real is not None:
         real_losses["loss_balance"] = balance_loss(spec, q_real)
         total_d = total_d + terms.balance * real_losses["loss_balance"]
+    if over_logits is not None:
+        real_losses["loss_overcluster"] = overcluster_loss(over_logits[:B], over_logits[B:])
+        total_d = total_d + terms.overcluster * real_losses["loss_overcluster"]
     bad_d = ~torch.isfinite(total_d)  # a non-finite loss skips the update (see Trainer: --on-nan)
     opt_d.zero_grad(set_to_none=True)
+    if over_logits is not None:
+        parts.opt_over.zero_grad(set_to_none=True)
     total_d.backward()
     step_unless(opt_d, bad_d)
+    if over_logits is not None:
+        step_unless(parts.opt_over, bad_d)
 
     # G phase: through the updated D; gradients only for G (D frozen: nets.common.frozen)
     with amp(), frozen(model.D):
@@ -291,6 +306,10 @@ class Stepper:
             except ValueError as e:
                 raise InfoGANError(f"--cr: {e}") from None
             self.opt_h = adam(self.H.parameters(), cfg.lr_d, cfg)
+        # --overcluster's head on D's trunk and its optimiser (D's settings); None when off
+        self.over = self.opt_over = None
+        if cfg.overcluster > 0 and reads_real_images(cfg, self.model):
+            self.over, self.opt_over = overcluster_head(self.model, cfg, self.device)
         # the weights' moving average (--ema): what is saved and evaluated; None when off
         self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
         # rank 0 draws what a single process draws; the others their own streams
@@ -298,6 +317,7 @@ class Stepper:
         # the gradient-averaging wrappers (the nets themselves in a single process)
         self.g_net = distributed.wrap(self.model.G, self.group, self.device)
         self.d_net = distributed.wrap(self.model.D, self.group, self.device)
+        self.over_net = distributed.wrap(self.over, self.group, self.device) if self.over is not None else None
         if cfg.mimic is not None and not (can_mimic(self.model) and [c.kind for c in self.model.spec.codes] == ["cat"]):
             raise InfoGANError("--mimic needs InfoCapsGAN's capsule D and G (preset infocapsgan, or --arch caps "
                                "--g-arch caps) and a latent of noise and one categorical code")
@@ -312,7 +332,8 @@ class Stepper:
         or the optimisers' state is replaced."""
         # not with several processes: DDP's gradient all-reduce runs outside any graph
         if self.cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
-            opts = (self.opt_d, self.opt_g) + ((self.opt_h,) if mode[0] else ())
+            opts = ((self.opt_d, self.opt_g) + ((self.opt_h,) if mode[0] else ())
+                    + ((self.opt_over,) if self.opt_over is not None else ()))
             self.graph, self.graph_mode = speed.StepGraph(self._step, opts), mode
 
     def cr_on(self, step: int) -> bool:
@@ -325,7 +346,7 @@ class Stepper:
     def parts(self) -> StepParts:
         """What train_step trains with, read from this Stepper's own attributes."""
         return StepParts(self.model, self.opt_d, self.opt_g, self.g_net, self.d_net, self.H, self.opt_h,
-                         self.amp_dtype)
+                         self.amp_dtype, self.over_net, self.opt_over)
 
     def _step(self, x_real, inputs: dict, mimic: bool = False) -> dict[str, torch.Tensor]:
         return train_step(self.parts, x_real, **inputs, terms=self.terms, mimic=mimic)
@@ -340,7 +361,8 @@ class Stepper:
             self.make_graph(mode)
         if self.cfg.lr_decay > 0:
             factor = lr_factor(step, self.total_steps, self.cfg.lr_decay)
-            for opt, lr in ((self.opt_d, self.cfg.lr_d), (self.opt_g, self.cfg.lr_g), (self.opt_h, self.cfg.lr_d)):
+            for opt, lr in ((self.opt_d, self.cfg.lr_d), (self.opt_g, self.cfg.lr_g), (self.opt_h, self.cfg.lr_d),
+                            (self.opt_over, self.cfg.lr_d)):
                 if opt is not None:
                     set_lr(opt, lr * factor)
         if self.graph is None or eager:
@@ -350,3 +372,16 @@ class Stepper:
         if self.ema is not None:
             self.ema.update(self.model, step)
         return out
+
+
+def overcluster_head(model: InfoGAN, cfg: TrainConfig, device: torch.device):
+    """--overcluster's head, a linear map from D's trunk features to --overcluster-k classes
+    (DCGAN init, drawn after the model's), and its Adam with D's settings. Only for a D whose
+    trunk ends in one feature vector (nets.common.Discriminator)."""
+    if not isinstance(model.D, Discriminator):
+        raise InfoGANError(f"--overcluster reads D's trunk features; the {model.config['arch']} networks' D has no "
+                           "single feature vector to read (use --arch mnist, dcgan or sprites)")
+    head = torch.nn.Linear(model.D.d_head.in_features, cfg.overcluster_k)
+    init_weights(head)
+    head = head.to(device).train()
+    return head, adam(head.parameters(), cfg.lr_d, cfg)

@@ -68,6 +68,8 @@ class Trainer(Stepper):
         modules, optimizers = {}, {}
         if self.H is not None:
             modules["H"], optimizers["opt_h"] = self.H, self.opt_h
+        if self.over is not None:
+            modules["overcluster"], optimizers["opt_over"] = self.over, self.opt_over
         if self.ema is not None:
             modules["ema"] = self.ema.model
         return modules, optimizers

@@ -116,11 +116,13 @@ class Discriminator(nn.Module):
             nn.Linear(q, max(q_dim, 1)),
         )
 
-    def forward(self, x: torch.Tensor, q_from: int = 0, q_groups: int = 1):
+    def forward(self, x: torch.Tensor, q_from: int = 0, q_groups: int = 1, features: bool = False):
         """(real/fake logits (B,), Q's output (B - q_from, q_dim)): Q reads rows q_from: only,
-        in q_groups equal groups that its batch norm normalises separately."""
+        in q_groups equal groups that its batch norm normalises separately. features=True adds
+        the trunk's output (B, features), which --overcluster's head reads."""
         h = self.trunk(x)  # (B, features)
-        return self.d_head(h).squeeze(1), per_group(self.q_head, h[q_from:], q_groups)
+        out = self.d_head(h).squeeze(1), per_group(self.q_head, h[q_from:], q_groups)
+        return (*out, h) if features else out
 
 
 def per_group(fn, h: torch.Tensor, groups: int) -> torch.Tensor:
