@@ -1,4 +1,5 @@
 """The terms beyond the paper's objective: Q's consistency, self-labelling and balance on real images,
+the overclustering head on D's trunk,
 erasing part of the transformed copies Q reads, the weights' moving average and the learning-rate
 schedule. Each reaches what it should and nothing else, is zero where it should be, and resumes
 exactly."""
@@ -17,10 +18,10 @@ from infogan.cli import main
 from infogan.config import resolve
 from infogan.ema import EMA
 from infogan.errors import InfoGANError
-from infogan.losses import balance_loss, consistency_loss, self_label_loss
+from infogan.losses import balance_loss, consistency_loss, overcluster_loss, self_label_loss
 from infogan.optim import lr_factor
 from infogan.run import Run
-from infogan.step import Stepper, draw_step_inputs
+from infogan.step import Stepper, draw_step_inputs, overcluster_head
 
 SPEC = LatentSpec.parse("cat4,cont1")
 
@@ -95,6 +96,38 @@ def test_q_on_real_images_trains_the_trunk_and_q_but_not_d_head_nor_g():
     assert model.D.d_head.weight.grad is None and all(p.grad is None for p in model.G.parameters())
 
 
+def test_overclustering_is_the_consistency_term_on_k_classes_that_no_code_reads():
+    k = 12
+    balanced = torch.arange(k).repeat(8)
+    agree = torch.zeros(len(balanced), k)
+    agree[torch.arange(len(balanced)), balanced] = 20.0
+    assert overcluster_loss(agree, agree).item() == pytest.approx(-math.log(k), abs=1e-3)
+    assert overcluster_loss(torch.zeros(8, k), torch.zeros(8, k)).item() == pytest.approx(0, abs=1e-6)
+    # on a categorical code's logits it is that code's consistency term (lambda 1)
+    q = logits(torch.arange(4).repeat(4), confident=1.5)
+    assert overcluster_loss(q[:, :4], q.flip(0)[:, :4]).item() == pytest.approx(
+        consistency_loss(SPEC, q, q.flip(0)).item(), abs=1e-6)
+
+
+def test_the_overclustering_head_trains_the_trunk_and_itself_only():
+    cfg = resolve("tiny", {"invariance": 1.0, "overcluster": 1.0, "overcluster_k": 30})
+    torch.manual_seed(0)
+    model = InfoGAN("z8,cat10,cont2", width=0.125)
+    head, opt = overcluster_head(model, cfg, torch.device("cpu"))
+    assert head.out_features == 30 and opt.param_groups[0]["lr"] == cfg.lr_d
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    theta, morph = Augmentation().sample(16, 28, torch.Generator().manual_seed(1))
+    _, _, features = model.D(torch.cat([x, apply_augmentation(x, theta, morph)]), q_groups=2, features=True)
+    over = head(features)
+    overcluster_loss(over[:16], over[16:]).backward()
+    for name, module in (("trunk", model.D.trunk), ("head", head)):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()), name
+    assert all(p.grad is None for p in [*model.D.q_head.parameters(), *model.D.d_head.parameters(),
+                                        *model.G.parameters()])
+    with pytest.raises(InfoGANError, match="--overcluster reads D's trunk features; the caps networks"):
+        overcluster_head(InfoGAN("z8,cat10", arch="caps", width=0.125), cfg, torch.device("cpu"))
+
+
 def _stepper(**options):
     cfg = resolve("tiny", {"invariance": 1.0, **options})
     images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
@@ -107,6 +140,10 @@ def test_the_terms_are_off_by_default_and_change_the_step_when_on():
     on = _stepper(consistency=1.0, self_label=1.0, self_label_threshold=0.1, balance=1.0)
     out = on.step_once(0)
     assert {"loss_consistency", "loss_self_label", "loss_balance"} <= out.keys() and out["loss_self_label"] > 0
+    assert plain.over is None and on.over is None and "loss_overcluster" not in out
+    over = _stepper(overcluster=1.0, overcluster_k=20)  # the head alone has Q's trunk read real images
+    before = over.over.weight.detach().clone()
+    assert "loss_overcluster" in over.step_once(0) and not torch.equal(over.over.weight, before)
     alone = _stepper(balance=1.0)  # the balance term alone has Q read real images
     assert "loss_balance" in alone.step_once(0) and alone.step_once(1)["loss_balance"] >= 0
 
@@ -115,7 +152,7 @@ def test_the_terms_are_off_by_default_and_change_the_step_when_on():
 
     assert real_aug(_stepper(consistency=1.0, erase=8))[2] is not None and real_aug(_stepper(consistency=1.0))[2] is None
     # a weight of 0 is the plain step, draw for draw
-    same = _stepper(consistency=0.0, self_label=0.0, balance=0.0)
+    same = _stepper(consistency=0.0, self_label=0.0, balance=0.0, overcluster=0.0)
     same.step_once(0)
     for a, b in zip(same.model.state_dict().values(), plain.model.state_dict().values()):
         assert torch.equal(a, b)
@@ -175,6 +212,8 @@ def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
 
 
 @pytest.mark.parametrize("options, message", [
+    ({"overcluster": -1.0}, "--consistency, --self-label, --balance and --overcluster must be >= 0"),
+    ({"overcluster": 1.0, "overcluster_k": 1}, "--overcluster-k must be >= 2"),
     ({"flip": 0.5, "invariance": 0.0}, "--flip mirrors the transformed copies"),
     ({"flip": 1.5}, "--morph and --flip must be in"),
     ({"morph": -0.1}, "--morph and --flip must be in"),
@@ -239,13 +278,15 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
-    flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--erase", "6",
+    flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
+             "--overcluster-k", "7", "--erase", "6",
              "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
-    assert run.name == "00000-tiny-cons1-self1-bal1-erase6-ferase5-bright1-morph0.3-flip0.5-lrdecay0.5-ema0.9"
+    # (names are cut at a length: the rest of the options is in the run's config)
+    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-erase6-ferase5-bright1-morph0.3-flip0.5-lrdec"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),
