@@ -228,16 +228,26 @@ def resolve(preset: str, overrides: dict | None = None) -> TrainConfig:
     return cfg
 
 
+# the terms that have Q (or its trunk) read real images and their transformed copies
+REAL_IMAGE_TERMS = ("consistency", "self_label", "balance", "overcluster")
+
+
 def real_image_terms_on(cfg: TrainConfig) -> bool:
-    """Whether a term that has Q read real images and their transformed copies is on
-    (--consistency, --self-label, --balance, --overcluster); they need a categorical code as well (step.py)."""
-    return max(cfg.consistency, cfg.self_label, cfg.balance, cfg.overcluster) > 0
+    """Whether one of REAL_IMAGE_TERMS is on; they need a categorical code as well (step.py)."""
+    return max(getattr(cfg, name) for name in REAL_IMAGE_TERMS) > 0
+
+
+def flag_list(names: tuple[str, ...], last: str = "or") -> str:
+    """Options as the command line spells them, in a sentence: "--a, --b or --c"."""
+    flags = [f"--{name.replace('_', '-')}" for name in names]
+    return f"{', '.join(flags[:-1])} {last} {flags[-1]}" if len(flags) > 1 else flags[0]
 
 
 def validate(cfg: TrainConfig) -> None:
     from . import nets
 
     copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --brightness and --flip change
+    real_readers, copy_readers = flag_list(REAL_IMAGE_TERMS), flag_list(("invariance",) + REAL_IMAGE_TERMS)
     checks = [
         (cfg.batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two samples)"),
         (cfg.epochs >= 1, "--epochs must be >= 1"),
@@ -249,20 +259,17 @@ def validate(cfg: TrainConfig) -> None:
         (0 <= cfg.erase < cfg.image_size and 0 <= cfg.fake_erase < cfg.image_size,
          "--erase and --fake-erase must be >= 0 and smaller than the image"),
         (cfg.erase == 0 or real_image_terms_on(cfg),
-         "--erase hides part of the real images' copies that --consistency, --self-label, --balance or "
-         "--overcluster read: turn one of them on"),
+         f"--erase hides part of the real images' copies that {real_readers} read: turn one of them on"),
         (cfg.fake_erase == 0 or cfg.invariance > 0,
          "--fake-erase hides part of the transformed fakes that --invariance reads: turn it on"),
         (cfg.brightness >= 0, "--brightness must be >= 0"),
         (cfg.brightness == 0 or copies_read,
-         "--brightness changes the transformed copies that --invariance, --consistency, --self-label, "
-         "--balance or --overcluster read: turn one of them on"),
+         f"--brightness changes the transformed copies that {copy_readers} read: turn one of them on"),
         (0 <= cfg.morph <= 1 and 0 <= cfg.flip <= 1, "--morph and --flip must be in [0, 1]"),
         (cfg.flip == 0 or copies_read,
-         "--flip mirrors the transformed copies that --invariance, --consistency, --self-label, "
-         "--balance or --overcluster read: turn one of them on"),
-        (min(cfg.consistency, cfg.self_label, cfg.balance, cfg.overcluster) >= 0,
-         "--consistency, --self-label, --balance and --overcluster must be >= 0"),
+         f"--flip mirrors the transformed copies that {copy_readers} read: turn one of them on"),
+        (min(getattr(cfg, name) for name in REAL_IMAGE_TERMS) >= 0,
+         f"{flag_list(REAL_IMAGE_TERMS, 'and')} must be >= 0"),
         (cfg.overcluster_k >= 2, "--overcluster-k must be >= 2"),
         (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),
         (0 <= cfg.lr_decay <= 1 and 0 <= cfg.ema < 1, "--lr-decay must be in [0, 1] and --ema in [0, 1)"),
