@@ -111,3 +111,36 @@ def test_bench_reports_a_loop_that_cannot_start(capsys):
     # ...and a loop whose process fails to build says why, in one line
     with pytest.raises(InfoGANError, match="reference loop could not start: InfoGANError: unknown preset"):
         LoopProcess({"loop": "reference", "preset": "nope", "options": {}, "threads": 1})
+
+
+def test_agreement_picks_subsets_and_early_checkpoints(tmp_path, fake_mnist, capsys):
+    import numpy as np
+
+    picks = _load("agreement_picks")
+    # four runs, the last an outsider: the three that hold it pick the one that agrees most with
+    # the other two, never the outsider: (0,1,2) -> 0, (0,1,3) -> 1, (0,2,3) -> 2, (1,2,3) -> 2
+    agreement = np.array([[1, .98, .97, .90], [.98, 1, .96, .91], [.97, .96, 1, .92], [.90, .91, .92, 1]])
+    accuracy = [0.99, 0.98, 0.97, 0.50]
+    assert picks.subset_picks(agreement, accuracy, 3) == [0.99, 0.98, 0.97, 0.97]
+    study = tmp_path / "select.json"
+    study.write_text(json.dumps({"studies": {"s": {"agreement": agreement.tolist(), "accuracy": accuracy}}}))
+    r = picks.subsets(str(study), [3, 4, 5])["s"]["by_subset_size"]
+    assert r[3] == {"subsets": 4, "worst_pick": 0.97, "median_pick": 0.975, "picks_at_or_above_0.98": 2}
+    assert r[4]["subsets"] == 1 and r[4]["worst_pick"] > 0.5 and 5 not in r  # no set larger than the study
+    # early: the selection at every checkpoint step two tiny runs share, one JSON line each
+    runs = []
+    for seed in (1, 2):
+        out = tmp_path / f"seed{seed}"
+        assert main(["train", "--preset", "tiny", "--max-steps", "4", "--ckpt-every", "2", "--keep-ckpts", "5",
+                     "--seed", str(seed), "--threads", "1", "--no-progress", "--no-eval", "--data-dir",
+                     str(fake_mnist), "--outdir", str(out)]) == 0
+        runs.append(str(next(out.iterdir())))
+    capsys.readouterr()
+    assert picks.main(["early", *runs, "--data-dir", str(fake_mnist)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["step"] for row in rows] == [2, 4]
+    for row in rows:
+        assert row["selected"] in runs and len(row["centrality"]) == 2
+        assert all(0 <= a <= 1 for a in row["accuracy"]) and all(n >= 0 for n in row["sevens_outside_their_category"])
+    with pytest.raises(SystemExit, match="has no checkpoints"):
+        picks.main(["early", runs[0], str(tmp_path), "--data-dir", str(fake_mnist)])

@@ -1,0 +1,115 @@
+"""How far selecting by agreement on real images goes (`infogan sweep --select agreement`).
+
+    python benchmarks/agreement_picks.py subsets docs/levers/select-agreement.json [--sizes 3,4,5]
+    python benchmarks/agreement_picks.py early RUN [RUN ...] [--data-dir DIR] [--weights average|live]
+
+subsets: from a study's agreement matrix (selection.partition_agreement over its seeds), every
+subset of k seeds gets the medoid the selection would pick among those k alone; prints the
+picked seed's test accuracy over the subsets (worst, median, how many reach 0.98). This is
+what a user who trains k seeds and keeps the agreement pick would get, without training more.
+
+early: the same selection at each checkpoint step the runs share (runs trained with a small
+--ckpt-every and a large --keep-ckpts): whether a run that fails at the end is already at the
+edge early, which would let a recipe train several starts briefly and continue only the
+medoid. Each step's test accuracy and the test 7s outside the category holding most of them
+are printed beside it, to score; the selection reads the first training images only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from infogan import InfoGAN, data
+from infogan.checkpoint import list_checkpoints
+from infogan.metrics.clustering import cluster_scores, contingency
+from infogan.model import load_state
+from infogan.selection import AGREEMENT_IMAGES, medoid, partition_agreement
+
+
+def subset_picks(agreement: np.ndarray, accuracy: list[float], size: int) -> list[float]:
+    """The test accuracy of the medoid of every `size`-subset of the seeds."""
+    picks = []
+    for subset in itertools.combinations(range(len(accuracy)), size):
+        chosen = medoid(agreement[np.ix_(subset, subset)])["selected"]
+        picks.append(accuracy[subset[chosen]])
+    return picks
+
+
+def subsets(path: str, sizes: list[int]) -> dict:
+    studies = json.loads(Path(path).read_text())["studies"]
+    result = {}
+    for name, study in studies.items():
+        agreement, accuracy = np.array(study["agreement"]), study["accuracy"]
+        rows = {}
+        for size in (s for s in sizes if s <= len(accuracy)):
+            picks = subset_picks(agreement, accuracy, size)
+            rows[size] = {"subsets": len(picks), "worst_pick": min(picks), "median_pick": statistics.median(picks),
+                          "picks_at_or_above_0.98": sum(a >= 0.98 for a in picks)}
+        result[name] = {"seeds_accuracy": accuracy, "by_subset_size": rows}
+    return result
+
+
+def checkpoint_model(ckpt: Path, weights: str) -> InfoGAN:
+    """A training checkpoint's model: the weights' average (its 'ema' module) or the live weights."""
+    meta = json.loads((ckpt / "meta.json").read_text())
+    model = InfoGAN.from_config({"format": "infogan-model", **meta["model_config"]})
+    prefix = "module.ema." if weights == "average" else "model."
+    tensors = load_file(str(ckpt / "state.safetensors"))
+    load_state(model, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, str(ckpt))
+    return model.eval()
+
+
+def early(runs: list[str], dataset: str, data_dir: str | None, weights: str) -> list[dict]:
+    x_train, _ = data.load(dataset, "train", data_dir)
+    x_test, y_test = data.load(dataset, "test", data_dir)
+    x_train, y_test = x_train[:AGREEMENT_IMAGES], np.asarray(y_test)
+    by_run = [{int(c.name.split("-")[1]): c for c in list_checkpoints(Path(r) / "checkpoints")} for r in runs]
+    empty = [r for r, steps in zip(runs, by_run) if not steps]
+    if empty:
+        raise SystemExit(f"agreement_picks: {empty[0]} has no checkpoints (a run folder trained with --ckpt-every)")
+    shared = sorted(set.intersection(*(set(steps) for steps in by_run)))
+    rows = []
+    for step in shared:
+        models = [checkpoint_model(steps[step], weights) for steps in by_run]
+        with torch.no_grad():
+            picked = partition_agreement(models, x_train)
+            classes = [m.infer_codes(x_test)[m.spec.categorical[0].name].numpy() for m in models]
+        sevens = [contingency(c, y_test, 10, 10)[7] for c in classes]  # test 7s per code class
+        rows.append({"step": step, "selected": runs[picked["selected"]], "centrality": picked["centrality"],
+                     "accuracy": [round(cluster_scores(c, y_test, 10, 10)["accuracy"], 4) for c in classes],
+                     "sevens_outside_their_category": [int(s.sum() - s.max()) for s in sevens]})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("subsets")
+    s.add_argument("agreement_json")
+    s.add_argument("--sizes", default="3,4,5")
+    e = sub.add_parser("early")
+    e.add_argument("runs", nargs="+")
+    e.add_argument("--dataset", default="mnist")
+    e.add_argument("--data-dir")
+    e.add_argument("--weights", choices=("average", "live"), default="live")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.what == "subsets":
+        print(json.dumps(subsets(args.agreement_json, [int(k) for k in args.sizes.split(",")]), indent=1))
+    else:
+        early(args.runs, args.dataset, args.data_dir, args.weights)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
