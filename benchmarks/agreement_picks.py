@@ -25,12 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
-
-from infogan import InfoGAN, data
-from infogan.checkpoint import list_checkpoints
+from infogan import data
+from infogan.checkpoint import list_checkpoints, load_model, read_meta
+from infogan.errors import CheckpointError
 from infogan.metrics.clustering import cluster_scores, contingency
-from infogan.model import load_state
 from infogan.selection import AGREEMENT_IMAGES, medoid, partition_agreement
 
 
@@ -57,28 +55,18 @@ def subsets(path: str, sizes: list[int]) -> dict:
     return result
 
 
-def checkpoint_model(ckpt: Path, weights: str) -> InfoGAN:
-    """A training checkpoint's model: the weights' average (its 'ema' module) or the live weights."""
-    meta = json.loads((ckpt / "meta.json").read_text())
-    model = InfoGAN.from_config({"format": "infogan-model", **meta["model_config"]})
-    prefix = "module.ema." if weights == "average" else "model."
-    tensors = load_file(str(ckpt / "state.safetensors"))
-    load_state(model, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, str(ckpt))
-    return model.eval()
-
-
 def early(runs: list[str], dataset: str, data_dir: str | None, weights: str) -> list[dict]:
     x_train, _ = data.load(dataset, "train", data_dir)
     x_test, y_test = data.load(dataset, "test", data_dir)
     x_train, y_test = x_train[:AGREEMENT_IMAGES], np.asarray(y_test)
-    by_run = [{int(c.name.split("-")[1]): c for c in list_checkpoints(Path(r) / "checkpoints")} for r in runs]
+    by_run = [{read_meta(c)["step"]: c for c in list_checkpoints(Path(r) / "checkpoints")} for r in runs]
     empty = [r for r, steps in zip(runs, by_run) if not steps]
     if empty:
         raise SystemExit(f"agreement_picks: {empty[0]} has no checkpoints (a run folder trained with --ckpt-every)")
     shared = sorted(set.intersection(*(set(steps) for steps in by_run)))
     rows = []
     for step in shared:
-        models = [checkpoint_model(steps[step], weights) for steps in by_run]
+        models = [load_model(steps[step], "ema" if weights == "average" else None) for steps in by_run]
         with torch.no_grad():
             picked = partition_agreement(models, x_train)
             classes = [m.infer_codes(x_test)[m.spec.categorical[0].name].numpy() for m in models]
@@ -107,7 +95,10 @@ def main(argv=None) -> int:
     if args.what == "subsets":
         print(json.dumps(subsets(args.agreement_json, [int(k) for k in args.sizes.split(",")]), indent=1))
     else:
-        early(args.runs, args.dataset, args.data_dir, args.weights)
+        try:
+            early(args.runs, args.dataset, args.data_dir, args.weights)
+        except CheckpointError as e:  # a run without the weights asked for (--weights average, no --ema)
+            raise SystemExit(f"agreement_picks: {e}") from None
     return 0
 
 

@@ -142,5 +142,7 @@ def test_agreement_picks_subsets_and_early_checkpoints(tmp_path, fake_mnist, cap
     for row in rows:
         assert row["selected"] in runs and len(row["centrality"]) == 2
         assert all(0 <= a <= 1 for a in row["accuracy"]) and all(n >= 0 for n in row["sevens_outside_their_category"])
+    with pytest.raises(SystemExit, match="has no ema"):  # the tiny preset trains without --ema
+        picks.main(["early", *runs, "--data-dir", str(fake_mnist), "--weights", "average"])
     with pytest.raises(SystemExit, match="has no checkpoints"):
         picks.main(["early", runs[0], str(tmp_path), "--data-dir", str(fake_mnist)])

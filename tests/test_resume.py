@@ -193,3 +193,16 @@ def test_interrupted_runs_say_how_to_resume(monkeypatch, capsys):
     monkeypatch.setattr(trainer, "train", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     assert main(["train", "--preset", "tiny"]) == 130
     assert "resume with --resume latest" in capsys.readouterr().err
+
+
+def test_a_checkpoints_model_reads_back_its_live_or_averaged_weights(fake_mnist, tmp_path):
+    assert train(fake_mnist, tmp_path, "--max-steps", "4", "--ckpt-every", "4", "--ema", "0.5") == 0
+    ckpt = Run.numbered(tmp_path)[0].latest_checkpoint()
+    saved = weights(tmp_path)  # the run's model: the weights' average at the last step
+    average = checkpoint.load_model(ckpt, "ema").state_dict()
+    assert saved.keys() == average.keys() and all(torch.equal(saved[k], average[k]) for k in saved)
+    live = checkpoint.load_model(ckpt).state_dict()
+    assert not all(torch.equal(live[k], average[k]) for k in live)  # the average lags the live weights
+    assert not checkpoint.load_model(ckpt).training
+    with pytest.raises(checkpoint.CheckpointError, match="has no cr"):
+        checkpoint.load_model(ckpt, "cr")

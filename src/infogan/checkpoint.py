@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .errors import CheckpointError
 from .files import fsync_dir, publish
-from .model import load_state, with_defaults
+from .model import MODEL_FORMAT, InfoGAN, load_state, with_defaults
 from .optim import place_adam_step_counts
 
 CKPT_FORMAT = "infogan-checkpoint"
@@ -157,6 +157,30 @@ def latest_valid(ckdir: Path, say=print) -> Path | None:
     return None
 
 
+def _read_state(ckpt: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(Path(ckpt) / STATE))
+    except Exception as e:  # safetensors raises its own error types on corrupt files
+        raise CheckpointError(f"cannot read {ckpt}/{STATE}: {e}") from None
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors saved under prefix (save(): "model.", "module.<name>."), without it."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def load_model(ckpt: Path, module: str | None = None):
+    """A checkpoint's model alone, to read rather than resume (no optimisers, no loop state):
+    the live weights, or those of a saved module of the model's own shape (module="ema": the
+    weights' average, trainer.Trainer.extras)."""
+    meta = verify(ckpt)
+    if module is not None and module not in meta.get("modules", []):
+        raise CheckpointError(f"checkpoint {ckpt} has no {module} (made by a run without it)")
+    model = InfoGAN.from_config({"format": MODEL_FORMAT, **meta["model_config"]})
+    load_state(model, _prefixed(_read_state(ckpt), "model." if module is None else f"module.{module}."), str(ckpt))
+    return model.eval()
+
+
 def load(ckpt: Path, model, opt_d, opt_g, modules: dict | None = None,
          optimizers: dict | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
     """Restore model and optimisers (and the named modules and optimisers save() was given)
@@ -167,17 +191,13 @@ def load(ckpt: Path, model, opt_d, opt_g, modules: dict | None = None,
         diff = sorted(k for k in set(saved) | set(model.config) if saved.get(k) != model.config.get(k))
         raise CheckpointError(f"checkpoint {ckpt} was made for a different model ({diff[0]}: "
                               f"{saved.get(diff[0])!r} vs {model.config.get(diff[0])!r})")
-    try:
-        tensors = load_file(str(Path(ckpt) / STATE))
-    except Exception as e:
-        raise CheckpointError(f"cannot read {ckpt}/{STATE}: {e}") from None
-    load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(ckpt))
+    tensors = _read_state(ckpt)
+    load_state(model, _prefixed(tensors, "model."), str(ckpt))
     missing = sorted(set(modules or {}) - set(meta.get("modules", [])))
     if missing:
         raise CheckpointError(f"checkpoint {ckpt} has no {missing[0]} (made by a run without it)")
     for name, module in (modules or {}).items():
-        prefix = f"module.{name}."
-        load_state(module, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, str(ckpt))
+        load_state(module, _prefixed(tensors, f"module.{name}."), str(ckpt))
     try:
         _load_optimizer(opt_d, _unflatten_optimizer("opt_d", meta["opt_d"], tensors))
         _load_optimizer(opt_g, _unflatten_optimizer("opt_g", meta["opt_g"], tensors))
