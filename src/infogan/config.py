@@ -25,6 +25,16 @@ ADAM_KERNELS = ("fused", "foreach", "loop")
 RESUMABLE_GROUPS = ("length", "speed", "run")
 
 
+# the terms that have Q (or its trunk) read real images and their transformed copies
+REAL_IMAGE_TERMS = ("consistency", "self_label", "balance", "overcluster")
+
+
+def flag_list(names: tuple[str, ...], last: str = "or") -> str:
+    """Options as the command line spells them, in a sentence: "--a, --b or --c"."""
+    flags = [f"--{name.replace('_', '-')}" for name in names]
+    return f"{', '.join(flags[:-1])} {last} {flags[-1]}" if len(flags) > 1 else flags[0]
+
+
 def option(default, help: str, group: str, choices: tuple | None = None, in_name: str | None = None):
     """A TrainConfig field with its help line and group; in_name: its short form in run
     folder names when a run sets it away from the preset's value (see run.py)."""
@@ -72,7 +82,7 @@ class TrainConfig:
     overcluster_k: int = option(50, "classes of the --overcluster head (more than the data has)", "objective",
                                 in_name="overk")
     erase: int = option(0, "side in pixels of a square hidden at random in the real images' transformed "
-                           "copies that Q reads (--consistency, --self-label, --balance, --overcluster; cutout; 0 = off)",
+                           f"copies that Q reads ({flag_list(REAL_IMAGE_TERMS)}; cutout; 0 = off)",
                          "objective", in_name="erase")
     fake_erase: int = option(0, "side in pixels of a square hidden at random in the invariance term's transformed "
                                 "fakes, from which Q must still read G's categories (cutout; 0 = off)",
@@ -228,19 +238,9 @@ def resolve(preset: str, overrides: dict | None = None) -> TrainConfig:
     return cfg
 
 
-# the terms that have Q (or its trunk) read real images and their transformed copies
-REAL_IMAGE_TERMS = ("consistency", "self_label", "balance", "overcluster")
-
-
 def real_image_terms_on(cfg: TrainConfig) -> bool:
     """Whether one of REAL_IMAGE_TERMS is on; they need a categorical code as well (step.py)."""
     return max(getattr(cfg, name) for name in REAL_IMAGE_TERMS) > 0
-
-
-def flag_list(names: tuple[str, ...], last: str = "or") -> str:
-    """Options as the command line spells them, in a sentence: "--a, --b or --c"."""
-    flags = [f"--{name.replace('_', '-')}" for name in names]
-    return f"{', '.join(flags[:-1])} {last} {flags[-1]}" if len(flags) > 1 else flags[0]
 
 
 def validate(cfg: TrainConfig) -> None:

@@ -43,7 +43,7 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
     """One step's random inputs, all from one generator on the training device (so nothing
     is copied from the host per step, and a resumed run repeats them): noise z, the codes,
     the invariance term's transformation of the fakes (with --fake-erase, its boxes too), the
-    transformation of the real images (--consistency, --self-label, --balance; with --erase,
+    transformation of the real images (config.REAL_IMAGE_TERMS; with --erase,
     its boxes too) and the contrastive regulariser's pairs (each None when off), by
     train_step's argument names."""
     z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
