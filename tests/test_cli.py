@@ -112,3 +112,12 @@ def test_presets_and_data_list(capsys, data_cache):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "infogan", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("infogan ")
+
+
+def test_train_suggests_bf16_on_a_cpu_with_bf16_units(fake_mnist, tmp_path, capsys, monkeypatch):
+    from infogan import speed
+    monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: True)
+    assert train(fake_mnist, tmp_path / "a", "--max-steps", "2", "--device", "cpu", "--no-eval") == 0
+    assert "--amp bf16 trains about" in capsys.readouterr().out
+    assert train(fake_mnist, tmp_path / "b", "--max-steps", "2", "--device", "cpu", "--no-eval", "--amp", "bf16") == 0
+    assert "--amp bf16 trains about" not in capsys.readouterr().out

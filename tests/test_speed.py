@@ -196,3 +196,13 @@ def test_keep_memory_stops_the_per_step_page_faults():
     off, on = sum(windows["off"]) / 3, windows["on"][1]  # mean; median
     assert off > 1000, windows
     assert on < off / 100, windows
+
+
+def test_bf16_hint_only_where_the_cpu_has_bf16_units_and_amp_is_off(monkeypatch):
+    cfg, cpu = resolve("tiny"), torch.device("cpu")
+    monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: True)
+    assert "--amp bf16" in speed.bf16_hint(cfg, cpu)
+    assert speed.bf16_hint(dataclasses.replace(cfg, amp="bf16"), cpu) is None
+    assert speed.bf16_hint(cfg, torch.device("cuda")) is None
+    monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: False)
+    assert speed.bf16_hint(cfg, cpu) is None

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, data, distributed, viz
+from . import checkpoint, data, distributed, speed, viz
 from .config import TrainConfig, resolve, resumable
 from .errors import CheckpointError, Diverged, InfoGANError, Stopped
 from .files import atomic_write
@@ -405,6 +405,8 @@ def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, gro
         trainer = Trainer(cfg, folder, images, resume_from=ckpt, heldout=heldout)
     except CheckpointError as e:
         raise InfoGANError(f"cannot resume from {ckpt}: {e}") from None
+    if group.main and (hint := speed.bf16_hint(cfg, trainer.device)):
+        print(hint)
     model = trainer.run(progress=progress)
     if not group.main:
         return folder
