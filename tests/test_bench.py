@@ -146,3 +146,33 @@ def test_agreement_picks_subsets_and_early_checkpoints(tmp_path, fake_mnist, cap
         picks.main(["early", *runs, "--data-dir", str(fake_mnist), "--weights", "average"])
     with pytest.raises(SystemExit, match="has no checkpoints"):
         picks.main(["early", runs[0], str(tmp_path), "--data-dir", str(fake_mnist)])
+
+
+def test_fork_run_is_the_late_lever_s_own_run_from_scratch(fake_mnist, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    fork_run = _load("fork_run")
+    common = ["--preset", "tiny", "--invariance", "1", "--max-steps", "6", "--ckpt-every", "3", "--no-progress",
+              "--no-eval", "--data-dir", str(fake_mnist)]
+    assert main(["train", *common, "--outdir", str(tmp_path / "plain")]) == 0
+    assert main(["train", *common, "--fake-erase", "4", "--erase-start", "0.5", "--outdir", str(tmp_path / "late")]) == 0
+    plain, late = (next((tmp_path / d).iterdir()) for d in ("plain", "late"))
+    settings = ["--set", "fake_erase=4", "--set", "erase_start=0.5"]
+    assert fork_run.main([str(plain), "3", str(tmp_path / "fork"), *settings]) == 0
+    forked, scratch = (load_file(str(r / "model" / "model.safetensors")) for r in (tmp_path / "fork", late))
+    assert forked.keys() == scratch.keys() and all(torch_equal(forked[k], scratch[k]) for k in forked)
+    without = load_file(str(plain / "model" / "model.safetensors"))  # and the erasing did train those steps
+    assert not all(torch_equal(without[k], scratch[k]) for k in scratch)
+    capsys.readouterr()
+    # a start before the checkpoint would not be that run; other options are not late ones
+    assert fork_run.main([str(plain), "3", str(tmp_path / "early"), "--set", "fake_erase=4",
+                          "--set", "erase_start=0.3"]) == 2
+    assert "erasing starts at step 2 of 6, before the checkpoint's 3" in capsys.readouterr().err
+    assert fork_run.main([str(plain), "3", str(tmp_path / "other"), "--set", "balance=1"]) == 2
+    assert not (tmp_path / "early").exists() and not (tmp_path / "other").exists()
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)

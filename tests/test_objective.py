@@ -173,6 +173,23 @@ def test_fake_erase_hides_a_square_of_the_transformed_fakes_and_reaches_g_throug
     assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
 
 
+def test_erase_start_trains_the_run_without_erasing_until_its_step_then_erases_both_copies():
+    late = _stepper(fake_erase=8, erase=6, consistency=1.0, erase_start=0.5, max_steps=4)
+    plain = _stepper(consistency=1.0, max_steps=4)
+    assert [late.erasing(s) for s in range(4)] == [False, False, True, True]
+    for step in range(2):  # before the start: the run without erasing, draw for draw
+        late.step_once(step), plain.step_once(step)
+    for a, b in zip(late.model.state_dict().values(), plain.model.state_dict().values()):
+        assert torch.equal(a, b)
+    inputs = draw_step_inputs(late.model, late.cfg, late.latent_gen, late.device, erasing=late.erasing(2))
+    assert ((inputs["aug"][2][:, 2:] - inputs["aug"][2][:, :2]) == 8).all()
+    assert ((inputs["real_aug"][2][:, 2:] - inputs["real_aug"][2][:, :2]) == 6).all()
+    with pytest.raises(InfoGANError, match="--erase-start delays --erase and --fake-erase"):
+        resolve("tiny", {"invariance": 1.0, "erase_start": 0.5})
+    with pytest.raises(InfoGANError, match=r"--erase-start must be in \[0, 1\)"):
+        resolve("tiny", {"invariance": 1.0, "fake_erase": 8, "erase_start": 1.0})
+
+
 def test_brightness_draws_a_gain_per_copy_after_the_rest_and_reaches_g_and_the_real_terms():
     def inputs(stepper):
         return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)

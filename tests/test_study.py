@@ -139,6 +139,13 @@ def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
     assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
                  "--out", str(out), "--no-progress"]) == 0
     assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before
+    # ... and refuses them, in one line, when they were trained with other options
+    capsys.readouterr()
+    assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--lambda-cat", "2",
+                 "--data-dir", str(fake_mnist), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tiny-seed0 was trained with --lambda-cat 1.0, not 2.0" in err and len(err.splitlines()) == 1
+    assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before
 
 
 def test_parallel_sweep_gives_the_sequential_results(fake_mnist, cli_process, tmp_path, monkeypatch):

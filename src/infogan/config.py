@@ -87,6 +87,9 @@ class TrainConfig:
     fake_erase: int = option(0, "side in pixels of a square hidden at random in the invariance term's transformed "
                                 "fakes, from which Q must still read G's categories (cutout; 0 = off)",
                              "objective", in_name="ferase")
+    erase_start: float = option(0.0, "fraction of the run before --erase and --fake-erase turn on (until then the "
+                                     "copies are whole, and the run draws what a run without them draws)",
+                                "objective", in_name="erstart")
     brightness: float = option(0.0, "the transformed copies (fakes' and real images') are also darker or lighter: "
                                     "their ink times a gain log-uniform in [1/(1+b), 1+b] (0 = off)", "objective",
                                in_name="bright")
@@ -260,6 +263,9 @@ def validate(cfg: TrainConfig) -> None:
          "--erase and --fake-erase must be >= 0 and smaller than the image"),
         (cfg.erase == 0 or real_image_terms_on(cfg),
          f"--erase hides part of the real images' copies that {real_readers} read: turn one of them on"),
+        (0 <= cfg.erase_start < 1, "--erase-start must be in [0, 1)"),
+        (cfg.erase_start == 0 or cfg.erase > 0 or cfg.fake_erase > 0,
+         "--erase-start delays --erase and --fake-erase: turn one of them on"),
         (cfg.fake_erase == 0 or cfg.invariance > 0,
          "--fake-erase hides part of the transformed fakes that --invariance reads: turn it on"),
         (cfg.brightness >= 0, "--brightness must be >= 0"),

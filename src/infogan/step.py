@@ -39,13 +39,13 @@ def pick_device(name: str) -> torch.device:
 
 
 def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device,
-                     with_pairs: bool = False) -> dict:
+                     with_pairs: bool = False, erasing: bool = True) -> dict:
     """One step's random inputs, all from one generator on the training device (so nothing
     is copied from the host per step, and a resumed run repeats them): noise z, the codes,
     the invariance term's transformation of the fakes (with --fake-erase, its boxes too), the
     transformation of the real images (config.REAL_IMAGE_TERMS; with --erase,
     its boxes too) and the contrastive regulariser's pairs (each None when off), by
-    train_step's argument names."""
+    train_step's argument names. erasing=False draws no boxes (before --erase-start)."""
     z, codes = model.spec.sample(cfg.batch_size, generator=generator, device=device)
     inputs = {"z": z, "codes": codes, "aug": None, "real_aug": None, "pair": None}
     size = model.image_shape[-1]
@@ -54,7 +54,7 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
         # drawn in this order, each only when on, so a run without them repeats older runs draw for draw
         # (--morph changes what the morphology draw means, not how many numbers it takes)
         theta, morph = Augmentation(morph_p=cfg.morph).sample(cfg.batch_size, size, generator, device)
-        boxes = sample_boxes(cfg.batch_size, size, erase, generator, device) if erase > 0 else None
+        boxes = sample_boxes(cfg.batch_size, size, erase, generator, device) if erase > 0 and erasing else None
         gains = sample_gains(cfg.batch_size, cfg.brightness, generator, device) if cfg.brightness > 0 else None
         if cfg.flip > 0:
             theta = mirror(theta, sample_flips(cfg.batch_size, cfg.flip, generator, device))
@@ -323,13 +323,13 @@ class Stepper:
                                "--g-arch caps) and a latent of noise and one categorical code")
         self.amp_dtype = speed.amp_dtype(cfg)
         self.terms = Terms.of(cfg)
-        self.graph, self.graph_mode = None, (False, False)
+        self.graph, self.graph_mode = None, (False, False, True)
         self.make_graph()
 
-    def make_graph(self, mode: tuple[bool, bool] = (False, False)) -> None:
+    def make_graph(self, mode: tuple[bool, bool, bool] = (False, False, True)) -> None:
         """The whole-step CUDA graph (speed.StepGraph) where it applies; captured again when
-        the step changes shape (the regulariser or mimic mode starting, mode = (pairs, mimic))
-        or the optimisers' state is replaced."""
+        the step changes shape (the regulariser, mimic mode or erasing starting, mode = (pairs,
+        mimic, erasing)) or the optimisers' state is replaced."""
         # not with several processes: DDP's gradient all-reduce runs outside any graph
         if self.cfg.cuda_graph and self.device.type == "cuda" and not self.group.enabled:
             opts = ((self.opt_d, self.opt_g) + ((self.opt_h,) if mode[0] else ())
@@ -341,6 +341,9 @@ class Stepper:
 
     def mimic_on(self, step: int) -> bool:
         return self.cfg.mimic is not None and step >= self.cfg.mimic
+
+    def erasing(self, step: int) -> bool:
+        return step >= self.cfg.erase_start * self.total_steps
 
     @property
     def parts(self) -> StepParts:
@@ -355,8 +358,8 @@ class Stepper:
         """Training step `step`; eager=True runs it outside the CUDA graph (to count its FLOPs).
         The returned loss tensors may be overwritten by the next step: add, don't keep."""
         x_real = self.sampler.batch(step)
-        mode = (self.cr_on(step), self.mimic_on(step))
-        inputs = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device, mode[0])
+        mode = (self.cr_on(step), self.mimic_on(step), self.erasing(step))
+        inputs = draw_step_inputs(self.model, self.cfg, self.latent_gen, self.device, mode[0], mode[2])
         if self.graph is not None and mode != self.graph_mode:
             self.make_graph(mode)
         if self.cfg.lr_decay > 0:

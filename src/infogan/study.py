@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TrainConfig, options
+from .config import TrainConfig, options, resolve, resumable
 from .errors import InfoGANError
 from .metrics import METRICS
 from .run import Run
@@ -31,6 +31,20 @@ WORKER = [sys.executable, "-m", "infogan"]
 
 def columns() -> list:
     return [(metric.name, column) for metric in METRICS.values() for column in metric.columns]
+
+
+def check_same_study(run: Run, wanted: TrainConfig) -> None:
+    """A seed folder left in --out by an earlier sweep is reused (finished) or continued
+    (unfinished) only when it was trained with the options asked for now; otherwise the study
+    would report, or finish with new options, runs of another recipe."""
+    if not run.config_file.is_file():
+        return
+    saved = run.read_config()
+    for name, value in wanted.to_dict().items():
+        if not resumable(name) and saved.get(name) != value:
+            flag = "--" + name.replace("_", "-")
+            raise InfoGANError(f"{run.path} was trained with {flag} {saved.get(name)}, not {value}: "
+                               "give the sweep another --out")
 
 
 def seed_row(seed: int, run: Run) -> dict:
@@ -205,6 +219,8 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     folder = {s: Run(out / f"{preset}-seed{s}") for s in seeds}
+    for seed in seeds:
+        check_same_study(folder[seed], resolve(preset, {**overrides, "seed": seed}))
     pending = [s for s in seeds if not folder[s].metrics_file.exists()]
     if jobs > 1 and len(pending) > 1:
         _train_in_parallel(preset, pending, out, jobs, threads, overrides)
