@@ -134,8 +134,12 @@ def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
     md = (out / "sweep.md").read_text()
     assert "| **median** |" in md and "infogan sweep --preset tiny --seeds 0-1" in md
     assert (out / "grids.png").is_file() and (out / "accuracy.png").is_file()
-    # a second call reuses the finished runs instead of training again
+    # a second call reuses the finished runs instead of training again, also those trained before
+    # an option existed (config.json without it: its default, which repeats them)
     before = (out / "tiny-seed0" / "metrics.json").stat().st_mtime
+    config = json.loads((out / "tiny-seed0" / "config.json").read_text())
+    del config["erase_start"]
+    (out / "tiny-seed0" / "config.json").write_text(json.dumps(config))
     assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
                  "--out", str(out), "--no-progress"]) == 0
     assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TrainConfig, options, resolve, resumable
+from .config import TrainConfig, options, resolve
 from .errors import InfoGANError
 from .metrics import METRICS
 from .run import Run
@@ -39,12 +39,13 @@ def check_same_study(run: Run, wanted: TrainConfig) -> None:
     would report, or finish with new options, runs of another recipe."""
     if not run.config_file.is_file():
         return
-    saved = run.read_config()
-    for name, value in wanted.to_dict().items():
-        if not resumable(name) and saved.get(name) != value:
-            flag = "--" + name.replace("_", "-")
-            raise InfoGANError(f"{run.path} was trained with {flag} {saved.get(name)}, not {value}: "
-                               "give the sweep another --out")
+    from .trainer import first_difference
+
+    difference = first_difference(run.read_config(), wanted)
+    if difference is not None:
+        name, saved, value = difference
+        raise InfoGANError(f"{run.path} was trained with --{name.replace('_', '-')} {saved}, not {value}: "
+                           "give the sweep another --out")
 
 
 def seed_row(seed: int, run: Run) -> dict:

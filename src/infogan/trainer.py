@@ -322,9 +322,16 @@ def truncate_stats(path: Path, step: int) -> None:
 # ---------------------------------------------------------------------- train()
 
 
+def first_difference(saved: dict, cfg: TrainConfig) -> tuple[str, object, object] | None:
+    """(option, its value in a run folder's config.json, in cfg) for the first option a resume
+    may not change that differs, or None when the folder describes cfg. An option newer than
+    the run takes its default, which repeats what the run did."""
+    old = TrainConfig.from_dict(saved).to_dict()
+    return next(((k, old[k], v) for k, v in cfg.to_dict().items() if not resumable(k) and old[k] != v), None)
+
+
 def _same_run(saved: dict, cfg: TrainConfig) -> bool:
-    """Whether a run folder's config.json describes cfg (up to what a resume may change)."""
-    return all(saved.get(k) == v for k, v in cfg.to_dict().items() if not resumable(k))
+    return first_difference(saved, cfg) is None
 
 
 def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: str | Path | None = None,
