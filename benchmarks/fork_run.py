@@ -29,6 +29,7 @@ from infogan.checkpoint import PREFIX, read_meta, verify  # noqa: E402
 from infogan.config import TrainConfig  # noqa: E402
 from infogan.errors import InfoGANError  # noqa: E402
 from infogan.run import Run  # noqa: E402
+from infogan.step import total_steps  # noqa: E402
 from infogan.trainer import train, truncate_stats  # noqa: E402
 
 LATE_OPTIONS = {"erase", "fake_erase", "erase_start"}  # what this fork may add: off until erase_start
@@ -53,7 +54,7 @@ def fork(src: Path, step: int, dest: Path, settings: dict, threads: int | None) 
         raise InfoGANError(f"{src} already erases: fork a run without --erase and --fake-erase")
     cfg = TrainConfig.from_dict({**saved, **settings})
     images, _ = data.load(cfg.dataset, "train", cfg.data_dir, image_size=cfg.image_size, channels=cfg.channels)
-    total = cfg.max_steps or cfg.epochs * (len(images) // cfg.batch_size)
+    total = total_steps(cfg, len(images))
     first = math.ceil(cfg.erase_start * total)
     if first < step:
         raise InfoGANError(f"erasing starts at step {first} of {total}, before the checkpoint's {step}: "

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from infogan.cli import main
 
@@ -160,9 +161,9 @@ def test_fork_run_is_the_late_lever_s_own_run_from_scratch(fake_mnist, tmp_path,
     settings = ["--set", "fake_erase=4", "--set", "erase_start=0.5"]
     assert fork_run.main([str(plain), "3", str(tmp_path / "fork"), *settings]) == 0
     forked, scratch = (load_file(str(r / "model" / "model.safetensors")) for r in (tmp_path / "fork", late))
-    assert forked.keys() == scratch.keys() and all(torch_equal(forked[k], scratch[k]) for k in forked)
+    assert forked.keys() == scratch.keys() and all(torch.equal(forked[k], scratch[k]) for k in forked)
     without = load_file(str(plain / "model" / "model.safetensors"))  # and the erasing did train those steps
-    assert not all(torch_equal(without[k], scratch[k]) for k in scratch)
+    assert not all(torch.equal(without[k], scratch[k]) for k in scratch)
     capsys.readouterr()
     # a start before the checkpoint would not be that run; other options are not late ones
     assert fork_run.main([str(plain), "3", str(tmp_path / "early"), "--set", "fake_erase=4",
@@ -170,9 +171,3 @@ def test_fork_run_is_the_late_lever_s_own_run_from_scratch(fake_mnist, tmp_path,
     assert "erasing starts at step 2 of 6, before the checkpoint's 3" in capsys.readouterr().err
     assert fork_run.main([str(plain), "3", str(tmp_path / "other"), "--set", "balance=1"]) == 2
     assert not (tmp_path / "early").exists() and not (tmp_path / "other").exists()
-
-
-def torch_equal(a, b) -> bool:
-    import torch
-
-    return torch.equal(a, b)

@@ -165,6 +165,14 @@ def resumable(name: str) -> bool:
     return TrainConfig.__dataclass_fields__[name].metadata["group"] in RESUMABLE_GROUPS
 
 
+def first_difference(saved: dict, cfg: TrainConfig) -> tuple[str, object, object] | None:
+    """(option, its value in a run folder's config.json, in cfg) for the first option a resume
+    may not change that differs, or None when the folder describes cfg. An option newer than
+    the run takes its default, which repeats what the run did."""
+    old = TrainConfig.from_dict(saved).to_dict()
+    return next(((k, old[k], v) for k, v in cfg.to_dict().items() if not resumable(k) and old[k] != v), None)
+
+
 @dataclass(frozen=True)
 class Preset:
     help: str

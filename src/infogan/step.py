@@ -238,6 +238,16 @@ def step_report(spec, loss_d, loss_g, loss_info, loss_invariance, nll, logit_rea
     return {k: v.detach() for k, v in out.items()}
 
 
+def steps_per_epoch(n_images: int, batch_size: int, world: int = 1) -> int:
+    """Whole global batches in one pass over the training images (the rest wait for the next)."""
+    return n_images // (batch_size * world)
+
+
+def total_steps(cfg: TrainConfig, n_images: int, world: int = 1) -> int:
+    """The run's length in steps: --max-steps, else --epochs passes over n_images."""
+    return cfg.max_steps or cfg.epochs * steps_per_epoch(n_images, cfg.batch_size, world)
+
+
 class BatchSampler:
     """Random batches from an in-memory uint8 tensor, without a DataLoader.
 
@@ -253,7 +263,7 @@ class BatchSampler:
         self.seed = seed
         # several processes: the same permutation everywhere, each takes its slice of a global batch
         self.rank, self.world = rank, world
-        self.steps_per_epoch = len(images) // (batch_size * world)
+        self.steps_per_epoch = steps_per_epoch(len(images), batch_size, world)
         if self.steps_per_epoch < 1:
             raise InfoGANError(f"batch size {batch_size} x {world} processes is larger than the dataset "
                                f"({len(images)} images)" if world > 1 else
@@ -297,7 +307,7 @@ class Stepper:
         speed.apply(self.model, cfg, self.device)
         self.sampler = BatchSampler(images, cfg.batch_size, cfg.seed, self.device, cfg.channels_last,
                                     self.group.rank, self.group.world)
-        self.total_steps = cfg.max_steps or cfg.epochs * self.sampler.steps_per_epoch
+        self.total_steps = total_steps(cfg, len(images), self.group.world)
         # the contrastive regulariser's H and its optimiser (D's settings), trained once it starts
         self.H = self.opt_h = None
         if cfg.cr > 0:

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TrainConfig, options, resolve
+from .config import TrainConfig, first_difference, options, resolve
 from .errors import InfoGANError
 from .metrics import METRICS
 from .run import Run
@@ -39,8 +39,6 @@ def check_same_study(run: Run, wanted: TrainConfig) -> None:
     would report, or finish with new options, runs of another recipe."""
     if not run.config_file.is_file():
         return
-    from .trainer import first_difference
-
     difference = first_difference(run.read_config(), wanted)
     if difference is not None:
         name, saved, value = difference

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint, data, distributed, speed, viz
-from .config import TrainConfig, resolve, resumable
+from .config import TrainConfig, first_difference, resolve, resumable
 from .errors import CheckpointError, Diverged, InfoGANError, Stopped
 from .files import atomic_write
 from .metrics.categorical import categorical_scores
@@ -322,18 +322,6 @@ def truncate_stats(path: Path, step: int) -> None:
 # ---------------------------------------------------------------------- train()
 
 
-def first_difference(saved: dict, cfg: TrainConfig) -> tuple[str, object, object] | None:
-    """(option, its value in a run folder's config.json, in cfg) for the first option a resume
-    may not change that differs, or None when the folder describes cfg. An option newer than
-    the run takes its default, which repeats what the run did."""
-    old = TrainConfig.from_dict(saved).to_dict()
-    return next(((k, old[k], v) for k, v in cfg.to_dict().items() if not resumable(k) and old[k] != v), None)
-
-
-def _same_run(saved: dict, cfg: TrainConfig) -> bool:
-    return first_difference(saved, cfg) is None
-
-
 def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: str | Path | None = None,
             **overrides) -> tuple[TrainConfig, Run | None, Path | None]:
     """(the resolved options, the run folder to continue or None for a new one, its checkpoint).
@@ -353,7 +341,7 @@ def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: st
     if resume == "auto":
         wanted = resolve(preset, overrides)
         folder = next((r for r in reversed(Run.numbered(outdir)) if r.config_file.is_file()
-                       and _same_run(r.read_config(), wanted)), None)
+                       and first_difference(r.read_config(), wanted) is None), None)
         if folder is None or folder.done():
             return wanted, None, None
         ckpt = checkpoint.latest_valid(folder.checkpoints_dir)
