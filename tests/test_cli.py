@@ -60,6 +60,23 @@ def test_resume_refuses_to_change_the_model(fake_mnist, tmp_path, capsys):
     assert "cannot change --latent" in capsys.readouterr().err
 
 
+def test_resume_of_a_run_older_than_an_option_takes_its_default(fake_mnist, tmp_path, capsys):
+    # a run saved before --overcluster existed did what --overcluster 0 does: resuming with
+    # that value continues it, any other value is a change
+    assert train(fake_mnist, tmp_path / "r", "--max-steps", "4", "--no-eval") == 0
+    run = tmp_path / "r" / "00000-tiny"
+    for meta in (run / "checkpoints").glob("*/meta.json"):
+        saved = json.loads(meta.read_text())
+        del saved["train_config"]["overcluster"]
+        meta.write_text(json.dumps(saved))
+    resume = ["train", "--resume", "latest", "--outdir", str(tmp_path / "r"), "--no-progress", "--no-eval",
+              "--data-dir", str(fake_mnist), "--max-steps", "6"]
+    assert main([*resume, "--overcluster", "1"]) == 2
+    assert "cannot change --overcluster" in capsys.readouterr().err
+    assert main([*resume, "--overcluster", "0"]) == 0
+    assert json.loads((run / "config.json").read_text())["overcluster"] == 0
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "--latent", "z62,cat"], "malformed latent spec token 'cat'"),

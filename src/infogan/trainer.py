@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint, data, distributed, speed, viz
-from .config import TrainConfig, first_difference, resolve, resumable
+from .config import TrainConfig, first_difference, resolve
 from .errors import CheckpointError, Diverged, InfoGANError, Stopped
 from .files import atomic_write
 from .metrics.categorical import categorical_scores
@@ -355,10 +355,11 @@ def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: st
     if ckpt is None:
         return resolve(preset, overrides), folder, None
     saved = checkpoint.read_meta(ckpt)["train_config"]
-    changed = sorted(k for k, v in overrides.items() if not resumable(k) and saved.get(k) != v)
+    cfg = TrainConfig.from_dict({**saved, **overrides})
+    changed = first_difference(saved, cfg)
     if changed and resume not in (None, "auto"):
         raise InfoGANError(f"--resume cannot change --{changed[0].replace('_', '-')} (start a new run instead)")
-    return TrainConfig.from_dict({**saved, **overrides}), folder, ckpt
+    return cfg, folder, ckpt
 
 
 def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: str | Path | None = None,
