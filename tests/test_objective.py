@@ -158,6 +158,34 @@ def test_the_terms_are_off_by_default_and_change_the_step_when_on():
         assert torch.equal(a, b)
 
 
+def test_q_fakes_weighs_what_d_phase_learns_from_the_fakes_categories_and_never_what_g_learns():
+    def after_one_step(**options):
+        stepper = _stepper(consistency=1.0, **options)
+        stepper.step_once(0)
+        return stepper.model
+
+    def same(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    # at 0, D's phase reads no categorical loss on the fakes: the invariance weight (a multiple of
+    # those losses) leaves D's update as it is, and still reaches G's (its phase keeps weight 1)
+    base, other = after_one_step(q_fakes=0.0), after_one_step(q_fakes=0.0, invariance=3.0)
+    assert same(base.D, other.D) and not same(base.G, other.G)
+    # above 0 they reach D's phase again, and 1 is the paper's step, draw for draw
+    assert not same(after_one_step(q_fakes=0.5).D, after_one_step(q_fakes=0.5, invariance=3.0).D)
+    assert not same(base.D, after_one_step(q_fakes=0.5).D)
+    assert same(after_one_step(q_fakes=1.0), after_one_step())
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"q_fakes": 1.5, "consistency": 1.0}, "--q-fakes must be in"),
+    ({"q_fakes": 0.5}, "--q-fakes below 1 lets Q learn its classes from real images"),
+])
+def test_q_fakes_out_of_range_or_without_a_real_image_term_is_a_one_line_error(options, message):
+    with pytest.raises(InfoGANError, match=message):
+        resolve("tiny", {"invariance": 1.0, **options})
+
+
 def test_fake_erase_hides_a_square_of_the_transformed_fakes_and_reaches_g_through_the_invariance_term():
     def fake_aug(stepper):
         return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)["aug"]
@@ -296,14 +324,14 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
-             "--overcluster-k", "7", "--erase", "6",
+             "--overcluster-k", "7", "--q-fakes", "0.5", "--erase", "6",
              "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
     # (names are cut at a length: the rest of the options is in the run's config)
-    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-erase6-ferase5-bright1-morph0.3-flip0.5-lrdec"
+    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-qfake0.5-erase6-ferase5-bright1-morph0.3-flip"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),

@@ -81,6 +81,10 @@ class TrainConfig:
                                 "objective", in_name="over")
     overcluster_k: int = option(50, "classes of the --overcluster head (more than the data has)", "objective",
                                 in_name="overk")
+    q_fakes: float = option(1.0, "weight in D's phase of the categorical codes' information and invariance losses: "
+                                 "how much Q and the trunk learn the categories from G's drawings (1 = the paper; "
+                                 "G's phase keeps 1; below 1 Q's classes come more from the real-image terms)",
+                            "objective", in_name="qfake")
     erase: int = option(0, "side in pixels of a square hidden at random in the real images' transformed "
                            f"copies that Q reads ({flag_list(REAL_IMAGE_TERMS)}; cutout; 0 = off)",
                          "objective", in_name="erase")
@@ -285,6 +289,9 @@ def validate(cfg: TrainConfig) -> None:
         (min(getattr(cfg, name) for name in REAL_IMAGE_TERMS) >= 0,
          f"{flag_list(REAL_IMAGE_TERMS, 'and')} must be >= 0"),
         (cfg.overcluster_k >= 2, "--overcluster-k must be >= 2"),
+        (0 <= cfg.q_fakes <= 1, "--q-fakes must be in [0, 1]"),
+        (cfg.q_fakes == 1 or cfg.consistency > 0 or cfg.self_label > 0,
+         "--q-fakes below 1 lets Q learn its classes from real images: turn on --consistency or --self-label"),
         (0 < cfg.self_label_threshold <= 1, "--self-label-threshold must be in (0, 1]"),
         (0 <= cfg.lr_decay <= 1 and 0 <= cfg.ema < 1, "--lr-decay must be in [0, 1] and --ema in [0, 1)"),
         (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),

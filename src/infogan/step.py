@@ -84,6 +84,7 @@ class Terms:
     balance: float = 0.0
     overcluster: float = 0.0
     cr: float = 0.0
+    q_fakes: float = 1.0
 
     @classmethod
     def of(cls, cfg: TrainConfig) -> "Terms":
@@ -131,7 +132,8 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     on Q's confident classes of x as targets for T(x), weight terms.balance on the evenness of
     Q's classes over [x, T(x)] (losses.py); they train Q and the trunk. parts.over (with
     --overcluster) reads the trunk's features of [x, T(x)] with its own classes: weight
-    terms.overcluster on their IIC term, which trains that head and the trunk.
+    terms.overcluster on their IIC term, which trains that head and the trunk. terms.q_fakes
+    weighs the categorical codes' information and invariance losses in D's phase only.
     mimic: the second half of the fakes are G's redrawings of the first half of the real
     images (nets.caps.redraw), their categorical code the class Q read in the real image.
     """
@@ -169,7 +171,10 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     loss_info_d, nll = info_loss(spec, q_all[:B], codes)
     loss_inv_d = terms.invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
     loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
-    total_d = loss_adv_d + loss_info_d + loss_inv_d
+    # --q-fakes: Q and the trunk learn the categories less from G's drawings (the logged loss stays the paper's)
+    info_d = loss_info_d if terms.q_fakes == 1 else sum(
+        (terms.q_fakes if code.kind == "cat" else 1.0) * code.lam * nll[code.name] for code in spec.codes)
+    total_d = loss_adv_d + info_d + terms.q_fakes * loss_inv_d
     real_losses = {}
     if terms.consistency > 0 and q_real is not None:
         real_losses["loss_consistency"] = consistency_loss(spec, q_real[:B], q_real[B:])

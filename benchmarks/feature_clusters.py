@@ -1,0 +1,100 @@
+"""Are a weak seed's misplaced 7s misplaced in D's features too, or only in Q's categories?
+
+    python benchmarks/feature_clusters.py RUN|CHECKPOINT [...] [--data-dir DIR] [--threads 2]
+
+The default's weak MNIST seeds file ~13% of the 7s with another digit because G's code for that
+digit also draws crossed 7s (README: "Levers tried against the weak seeds"). If the features Q
+reads its categories from (D's trunk, 1024 wide, and Q's hidden layer, 128 wide) still keep the
+crossed 7s apart from that digit, a label-free re-reading of those features (k-means on the
+training images, the restart with the lowest inertia kept) would repair the code after training;
+if k-means files them with the other digit too, the trap is in the features and only training
+can change it.
+
+Prints one JSON object per run: Q's test accuracy, and for each feature space (raw and L2-
+normalised) the test accuracy of the k-means clusters fitted on the training images and how many
+test 7s fall outside their best-matched cluster. Test labels only score; nothing is chosen with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+
+from infogan import InfoGAN, checkpoint, data
+from infogan.metrics.clustering import cluster_scores
+from infogan.model import to_model_range
+from infogan.nets.common import eval_mode
+
+
+@torch.no_grad()
+def feature_spaces(model, images: torch.Tensor, batch: int = 1000) -> dict[str, np.ndarray]:
+    """D's trunk output and Q's hidden layer (after its batch norm and leaky ReLU), eval mode."""
+    trunk, hidden = [], []
+    with eval_mode(model.D):
+        for i in range(0, len(images), batch):
+            h = model.D.trunk(to_model_range(images[i:i + batch]))
+            trunk.append(h)
+            hidden.append(model.D.q_head[:-1](h))
+    return {"trunk": torch.cat(trunk).numpy(), "q_hidden": torch.cat(hidden).numpy()}
+
+
+def normalised(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def sevens_outside(scores: dict, pred: np.ndarray, labels: np.ndarray) -> int:
+    seven = {t: int(p) for p, t in scores["match"].items()}.get(7)
+    return int(((labels == 7) & (pred != seven)).sum())
+
+
+def load(path: str):
+    """A run or model folder's model, or a checkpoint file's weight average (its live weights
+    when it has none), which is what a run's model/ holds at the end."""
+    if Path(path).is_file():
+        ckpt = Path(path)
+        return checkpoint.load_model(ckpt, "ema" if "ema" in checkpoint.read_meta(ckpt).get("modules", []) else None)
+    return InfoGAN.from_pretrained(path)
+
+
+def probe(run: str, x_train, x_test, y_test, k: int, restarts: int) -> dict:
+    model = load(run)
+    labels = y_test.numpy()
+    q_pred = model.infer_codes(x_test)[model.spec.categorical[0].name].numpy()
+    q_scores = cluster_scores(q_pred, labels, k)
+    row = {"run": run, "q_accuracy": q_scores["accuracy"], "q_sevens_outside": sevens_outside(q_scores, q_pred, labels)}
+    train, test = feature_spaces(model, x_train), feature_spaces(model, x_test)
+    for name in train:
+        for norm in (False, True):
+            a, b = (normalised(train[name]), normalised(test[name])) if norm else (train[name], test[name])
+            km = KMeans(k, n_init=restarts, random_state=0).fit(a)  # lowest inertia of the restarts
+            pred = km.predict(b)
+            s = cluster_scores(pred, labels, k)
+            key = f"{name}{'_l2' if norm else ''}"
+            row[f"kmeans_{key}_accuracy"] = s["accuracy"]
+            row[f"kmeans_{key}_sevens_outside"] = sevens_outside(s, pred, labels)
+    return row
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--data-dir")
+    p.add_argument("--restarts", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    x_train, _ = data.load(args.dataset, "train", args.data_dir)
+    x_test, y_test = data.load(args.dataset, "test", args.data_dir)
+    for run in args.runs:
+        print(json.dumps(probe(run, x_train, x_test, y_test, int(y_test.max()) + 1, args.restarts)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
