@@ -53,12 +53,12 @@ def sevens_outside(scores: dict, pred: np.ndarray, labels: np.ndarray) -> int:
 
 
 def load(path: str):
-    """A run or model folder's model, or a checkpoint file's weight average (its live weights
+    """A run or model folder's model, or a checkpoint folder's weight average (its live weights
     when it has none), which is what a run's model/ holds at the end."""
-    if Path(path).is_file():
-        ckpt = Path(path)
-        return checkpoint.load_model(ckpt, "ema" if "ema" in checkpoint.read_meta(ckpt).get("modules", []) else None)
-    return InfoGAN.from_pretrained(path)
+    ckpt = Path(path)
+    if not (ckpt / "meta.json").exists():
+        return InfoGAN.from_pretrained(path)
+    return checkpoint.load_model(ckpt, "ema" if "ema" in checkpoint.read_meta(ckpt).get("modules", []) else None)
 
 
 def probe(run: str, x_train, x_test, y_test, k: int, restarts: int) -> dict:

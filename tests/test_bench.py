@@ -96,6 +96,31 @@ def test_weak_seed_probes_repairs_have_their_known_answers(tmp_path, fake_mnist,
     assert 0 <= r["accuracy_prior_matched"] <= 1 and 0 <= r["accuracy_3_neighbour_vote"] <= 1
 
 
+def test_feature_clusters_count_the_misplaced_sevens_and_read_runs_and_checkpoints(tmp_path, fake_mnist, capsys):
+    import numpy as np
+
+    from infogan.metrics.clustering import cluster_scores
+    from infogan.run import Run
+
+    clusters = _load("feature_clusters")
+    # three 7s (label 7), two of them in the cluster matched to the 2s
+    labels = np.array([7, 7, 7, 2, 2, 2, 2, 1])
+    pred = np.array([3, 5, 5, 5, 5, 5, 5, 0])
+    assert clusters.sevens_outside(cluster_scores(pred, labels, 10), pred, labels) == 2
+    assert np.allclose(np.linalg.norm(clusters.normalised(np.array([[3.0, 4], [0, 0]])), axis=1), [1, 0])
+    # end to end on a tiny run: its model folder and one of its checkpoints (the weights' average)
+    assert main(["train", "--preset", "tiny", "--max-steps", "2", "--ckpt-every", "1", "--no-progress", "--no-eval",
+                 "--data-dir", str(fake_mnist), "--outdir", str(tmp_path / "runs")]) == 0
+    run = Run.numbered(tmp_path / "runs")[0]
+    ckpt = run.latest_checkpoint()
+    spaces = clusters.feature_spaces(clusters.load(str(ckpt)), torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
+    assert spaces["trunk"].shape[0] == spaces["q_hidden"].shape[0] == 3
+    assert clusters.main([str(run.path), str(ckpt), "--data-dir", str(fake_mnist), "--restarts", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(rows) == 2 and all(0 <= r["kmeans_trunk_l2_accuracy"] <= 1 for r in rows)
+    assert rows[0]["q_accuracy"] == rows[1]["q_accuracy"]  # the run's model is its last checkpoint's average
+
+
 def test_bench_reports_a_loop_that_cannot_start(capsys):
     import pytest
 
