@@ -54,10 +54,14 @@ def code_nll(spec: LatentSpec, q_out: torch.Tensor, codes: dict[str, torch.Tenso
 def info_loss(spec: LatentSpec, q_out: torch.Tensor, codes: dict[str, torch.Tensor]):
     """(sum_j lambda_j * NLL_j, per-code NLL dict) for a batch of generated images."""
     nll = code_nll(spec, q_out, codes)
-    total = sum(code.lam * nll[code.name] for code in spec.codes)
-    if not spec.codes:
-        total = q_out.sum() * 0.0
+    total = weighted_nll(spec, nll) if spec.codes else q_out.sum() * 0.0
     return total, nll
+
+
+def weighted_nll(spec: LatentSpec, nll: dict[str, torch.Tensor], cat_weight: float = 1.0) -> torch.Tensor:
+    """sum_j w_j lambda_j NLL_j, w_j = cat_weight for categorical codes and 1 for continuous ones
+    (--q-fakes weighs what D's phase learns of the categories from G's drawings)."""
+    return sum((cat_weight if code.kind == "cat" else 1.0) * code.lam * nll[code.name] for code in spec.codes)
 
 
 def invariance_loss(spec: LatentSpec, q_out: torch.Tensor, codes: dict[str, torch.Tensor]) -> torch.Tensor:

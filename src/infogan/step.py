@@ -24,7 +24,7 @@ from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
 from .losses import (balance_loss, consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds,
-                     overcluster_loss, self_label_loss)
+                     overcluster_loss, self_label_loss, weighted_nll)
 from .model import InfoGAN, to_model_range
 from .nets import Discriminator, frozen, init_weights, split_batches
 from .nets.caps import can_mimic, redraw
@@ -172,8 +172,7 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     loss_inv_d = terms.invariance * invariance_loss(spec, q_all[B:], codes) if aug is not None else 0
     loss_adv_d = d_loss(logit_real.float(), logit_fake.float())
     # --q-fakes: Q and the trunk learn the categories less from G's drawings (the logged loss stays the paper's)
-    info_d = loss_info_d if terms.q_fakes == 1 else sum(
-        (terms.q_fakes if code.kind == "cat" else 1.0) * code.lam * nll[code.name] for code in spec.codes)
+    info_d = loss_info_d if terms.q_fakes == 1 else weighted_nll(spec, nll, terms.q_fakes)
     total_d = loss_adv_d + info_d + terms.q_fakes * loss_inv_d
     real_losses = {}
     if terms.consistency > 0 and q_real is not None:
