@@ -196,3 +196,27 @@ def test_fork_run_is_the_late_lever_s_own_run_from_scratch(fake_mnist, tmp_path,
     assert "erasing starts at step 2 of 6, before the checkpoint's 3" in capsys.readouterr().err
     assert fork_run.main([str(plain), "3", str(tmp_path / "other"), "--set", "balance=1"]) == 2
     assert not (tmp_path / "early").exists() and not (tmp_path / "other").exists()
+
+
+def test_failure_rate_counts_each_draw_once_and_knows_its_intervals(tmp_path, capsys):
+    fr = _load("failure_rate")
+    assert fr.rate(0, 10)["ci95"] == [0.0, pytest.approx(1 - 0.025 ** 0.1, abs=1e-4)]  # Clopper-Pearson at 0 of n
+    assert fr.rate(5, 10)["ci95"] == [pytest.approx(0.1871, abs=1e-4), pytest.approx(0.8129, abs=1e-4)]
+    assert fr.seeds_to_show_lower(0.25) == 11  # 0.75^10 = 0.056, 0.75^11 = 0.042
+    assert fr.seeds_to_beat(5, 19) == 14  # Fisher, one-sided: 0 of 14 against 5 of 19 is p = 0.049
+    rows = [dict(recipe=r, kind="k", source="s", seed=i, accuracy=a, fork=f) for r, i, a, f in [
+        ("default", 0, 0.985, False), ("default", 1, 0.975, False), ("default", 2, 0.988, False),
+        ("lever", 0, 0.987, False), ("lever", 1, 0.986, False), ("fork", 1, 0.970, True)]]
+    s = fr.summarise(rows, 0.98)
+    assert s["default_pooled"]["failures"] == 1 and s["default_pooled"]["runs"] == 3
+    assert s["every_independent_draw"] == fr.rate(1, 5)  # the fork is not a new draw
+    lever = next(r for r in s["recipes"] if r["recipe"] == "lever")
+    assert lever["failures"] == 0 and 0 < lever["p_lower_than_default"] < 1
+    assert "p_lower_than_default" not in next(r for r in s["recipes"] if r["recipe"] == "fork")
+    assert s["two_outcomes"] == {"highest_failing": 0.975, "lowest_passing": 0.985}
+    assert s["five_seed_study_passes"]["at_rate"] == pytest.approx((2 / 3) ** 5, abs=1e-4)
+    # the studies in docs/ all parse, and the picture is drawn
+    fr.main(["--plot", str(tmp_path / "rate.png")])
+    out = json.loads(capsys.readouterr().out)
+    assert out["default_pooled"]["runs"] == sum(len(seeds) for r, *_, seeds, _ in fr.STUDIES if r == "default")
+    assert (tmp_path / "rate.png").stat().st_size > 0
