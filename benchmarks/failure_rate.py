@@ -50,6 +50,7 @@ STUDIES = [
     ("--q-fakes 0.3", "EPYC Zen 3", "levers/sweep-mnist-qfakes03-zen3.json", [0, 2], ""),
     ("--lambda-cat 2", "EPYC Zen 3", "levers/sweep-mnist-lcat2-zen3.json", [0, 2], ""),
     ("--lambda-cat 0.5", "EPYC Zen 3", "levers/sweep-mnist-lcat05-zen3.json", [0, 1, 2, 4], ""),
+    ("--lr-g 5e-4", "EPYC Zen 3", "levers/sweep-mnist-lrg5e-4-zen3.json", [0, 2], ""),
     # Forks of the Zen 3 default's runs: its own trajectory until the lever starts, so not new draws.
     ("--fake-erase 8 --erase-start 0.3557 (fork at step 1000)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late.json", [0, 2], "fork"),
     ("--fake-erase 8 --erase-start 0.2814 (fork at step 791)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late791-seed2.json", [2], "fork"),
