@@ -25,36 +25,37 @@ from scipy.stats import binomtest, fisher_exact
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# (recipe, machine kind, sweep JSON under docs/, seeds that are independent draws, note)
+# (recipe, machine kind, sweep JSON under docs/, seeds that are independent draws, whether they are forks)
 STUDIES = [
-    ("default", "Xeon AVX-512", "sweep-mnist.json", [0, 1, 2, 3, 4], ""),
-    ("default", "Xeon AVX-512", "levers/sweep-mnist-self-label0.json", [5], "seeds 0-4 are sweep-mnist.json's runs"),
-    ("default", "Xeon AVX-512", "sweep-mnist-seeds6-8.json", [6, 7, 8], ""),
-    ("default", "Xeon AVX-512 + AMX", "sweep-mnist-avx512amx.json", [0, 1, 2, 3, 4], ""),
-    ("default", "Xeon AVX-512 + AMX", "sweep-mnist-avx512amx-seed7.json", [7], ""),
-    ("default", "EPYC Zen 3", "levers/sweep-mnist-zen3-default.json", [0, 1, 2, 4], ""),
-    ("--amp bf16", "EPYC Zen 4", "levers/sweep-mnist-amp-bf16.json", [0, 1, 2, 3, 4, 7], ""),
-    ("--self-label 1 (the previous default)", "Xeon AVX-512", "sweep-mnist-self-label1.json", [0, 1, 2, 3, 4], ""),
-    ("--batch-size 128", "Xeon AVX-512", "levers/sweep-mnist-batch128.json", [0, 1, 2, 3, 4, 5], "on --self-label 1"),
-    ("--consistency 2", "Xeon AVX-512", "levers/sweep-mnist-consistency2-seeds0-4.json", [0, 4], "on --self-label 1"),
-    ("--latent z62,cat10,cont4", "Xeon AVX-512", "levers/sweep-mnist-cont4-seed4.json", [4], ""),
-    ("--latent z62,cat10,cat2,cont2", "Xeon AVX-512", "levers/sweep-mnist-cat2-seed4.json", [4], ""),
-    ("--invariance 2", "Xeon AVX-512", "levers/sweep-mnist-invariance2-seeds4-7.json", [4, 7], ""),
-    ("--balance 2", "Xeon AVX-512 + AMX", "levers/sweep-mnist-balance2-seeds0-4-7.json", [0, 4, 7], ""),
-    ("--balance 5", "Xeon AVX-512", "levers/sweep-mnist-balance5-seed4.json", [4], ""),
-    ("--erase 8", "Xeon AVX-512 + AMX", "levers/sweep-mnist-erase8.json", [0, 1, 2, 4, 7], ""),
-    ("--fake-erase 8", "Xeon AVX-512 + AMX", "levers/sweep-mnist-fake-erase8.json", [0, 1, 2, 3, 4, 7], ""),
-    ("--overcluster 1", "Xeon AVX-512", "levers/sweep-mnist-over1.json", [0, 1, 2, 7], ""),
-    ("--overcluster 0.3", "EPYC Zen 3", "levers/sweep-mnist-over03-zen3.json", [0, 1, 2, 4], ""),
-    ("--brightness 1", "EPYC Zen 3", "levers/sweep-mnist-brightness1-zen3.json", [0, 2], ""),
-    ("--q-fakes 0.3", "EPYC Zen 3", "levers/sweep-mnist-qfakes03-zen3.json", [0, 2], ""),
-    ("--lambda-cat 2", "EPYC Zen 3", "levers/sweep-mnist-lcat2-zen3.json", [0, 2], ""),
-    ("--lambda-cat 0.5", "EPYC Zen 3", "levers/sweep-mnist-lcat05-zen3.json", [0, 1, 2, 4], ""),
-    ("--lr-g 5e-4", "EPYC Zen 3", "levers/sweep-mnist-lrg5e-4-zen3.json", [0, 2], ""),
+    ("default", "Xeon AVX-512", "sweep-mnist.json", [0, 1, 2, 3, 4], False),
+    ("default", "Xeon AVX-512", "levers/sweep-mnist-self-label0.json", [5], False),  # its 0-4: sweep-mnist.json's runs
+    ("default", "Xeon AVX-512", "sweep-mnist-seeds6-8.json", [6, 7, 8], False),
+    ("default", "Xeon AVX-512 + AMX", "sweep-mnist-avx512amx.json", [0, 1, 2, 3, 4], False),
+    ("default", "Xeon AVX-512 + AMX", "sweep-mnist-avx512amx-seed7.json", [7], False),
+    ("default", "EPYC Zen 3", "levers/sweep-mnist-zen3-default.json", [0, 1, 2, 4], False),
+    ("--amp bf16", "EPYC Zen 4", "levers/sweep-mnist-amp-bf16.json", [0, 1, 2, 3, 4, 7], False),
+    ("--self-label 1 (the previous default)", "Xeon AVX-512", "sweep-mnist-self-label1.json", [0, 1, 2, 3, 4], False),
+    # these two on top of the previous default (--self-label 1)
+    ("--batch-size 128", "Xeon AVX-512", "levers/sweep-mnist-batch128.json", [0, 1, 2, 3, 4, 5], False),
+    ("--consistency 2", "Xeon AVX-512", "levers/sweep-mnist-consistency2-seeds0-4.json", [0, 4], False),
+    ("--latent z62,cat10,cont4", "Xeon AVX-512", "levers/sweep-mnist-cont4-seed4.json", [4], False),
+    ("--latent z62,cat10,cat2,cont2", "Xeon AVX-512", "levers/sweep-mnist-cat2-seed4.json", [4], False),
+    ("--invariance 2", "Xeon AVX-512", "levers/sweep-mnist-invariance2-seeds4-7.json", [4, 7], False),
+    ("--balance 2", "Xeon AVX-512 + AMX", "levers/sweep-mnist-balance2-seeds0-4-7.json", [0, 4, 7], False),
+    ("--balance 5", "Xeon AVX-512", "levers/sweep-mnist-balance5-seed4.json", [4], False),
+    ("--erase 8", "Xeon AVX-512 + AMX", "levers/sweep-mnist-erase8.json", [0, 1, 2, 4, 7], False),
+    ("--fake-erase 8", "Xeon AVX-512 + AMX", "levers/sweep-mnist-fake-erase8.json", [0, 1, 2, 3, 4, 7], False),
+    ("--overcluster 1", "Xeon AVX-512", "levers/sweep-mnist-over1.json", [0, 1, 2, 7], False),
+    ("--overcluster 0.3", "EPYC Zen 3", "levers/sweep-mnist-over03-zen3.json", [0, 1, 2, 4], False),
+    ("--brightness 1", "EPYC Zen 3", "levers/sweep-mnist-brightness1-zen3.json", [0, 2], False),
+    ("--q-fakes 0.3", "EPYC Zen 3", "levers/sweep-mnist-qfakes03-zen3.json", [0, 2], False),
+    ("--lambda-cat 2", "EPYC Zen 3", "levers/sweep-mnist-lcat2-zen3.json", [0, 2], False),
+    ("--lambda-cat 0.5", "EPYC Zen 3", "levers/sweep-mnist-lcat05-zen3.json", [0, 1, 2, 4], False),
+    ("--lr-g 5e-4", "EPYC Zen 3", "levers/sweep-mnist-lrg5e-4-zen3.json", [0, 2], False),
     # Forks of the Zen 3 default's runs: its own trajectory until the lever starts, so not new draws.
-    ("--fake-erase 8 --erase-start 0.3557 (fork at step 1000)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late.json", [0, 2], "fork"),
-    ("--fake-erase 8 --erase-start 0.2814 (fork at step 791)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late791-seed2.json", [2], "fork"),
-    ("--epochs 5 (the default's own run to step 1,967)", "EPYC Zen 3", "levers/sweep-mnist-epochs5-zen3.json", [0, 2], "fork"),
+    ("--fake-erase 8 --erase-start 0.3557 (fork at step 1000)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late.json", [0, 2], True),
+    ("--fake-erase 8 --erase-start 0.2814 (fork at step 791)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late791-seed2.json", [2], True),
+    ("--epochs 5 (the default's own run to step 1,967)", "EPYC Zen 3", "levers/sweep-mnist-epochs5-zen3.json", [0, 2], True),
 ]
 DEFAULT = "default"
 LEFT_EDGE = 0.970  # the plot's; a run below it is drawn there as "<"
@@ -63,13 +64,13 @@ LEFT_EDGE = 0.970  # the plot's; a run below it is drawn there as "<"
 def runs(docs: Path) -> list[dict]:
     """One row per (study, seed) of STUDIES, with its test accuracy."""
     rows = []
-    for recipe, kind, name, seeds, note in STUDIES:
+    for recipe, kind, name, seeds, fork in STUDIES:
         accuracy = {s["seed"]: s["accuracy"] for s in json.loads((docs / name).read_text())["seeds"]}
         missing = sorted(set(seeds) - set(accuracy))
         if missing:
             raise SystemExit(f"{name} has no seed {missing[0]}")
         rows += [dict(recipe=recipe, kind=kind, source=f"docs/{name}", seed=s, accuracy=accuracy[s],
-                      fork=note == "fork") for s in seeds]
+                      fork=fork) for s in seeds]
     return rows
 
 
@@ -97,6 +98,7 @@ def summarise(rows: list[dict], threshold: float) -> dict:
     default = [r for r in rows if r["recipe"] == DEFAULT]
     draws = [r for r in rows if not r["fork"]]
     k, n = fails(default), len(default)
+    pooled = rate(k, n)
     recipes = {}
     for r in rows:
         recipes.setdefault(r["recipe"], []).append(r)
@@ -111,13 +113,13 @@ def summarise(rows: list[dict], threshold: float) -> dict:
                                                              alternative="less").pvalue, 4)
         table.append(row)
     p = k / n
-    low, high = rate(k, n)["ci95"]
+    low, high = pooled["ci95"]
     below = sorted(r["accuracy"] for r in draws if r["accuracy"] < threshold)
     above = sorted(r["accuracy"] for r in draws if r["accuracy"] >= threshold)
     return {
         "threshold": threshold,
         "recipes": table,
-        "default_pooled": {**rate(k, n), "kinds": sorted({r["kind"] for r in default})},
+        "default_pooled": {**pooled, "kinds": sorted({r["kind"] for r in default})},
         "every_independent_draw": rate(fails(draws), len(draws)),
         "five_seed_study_passes": {"at_rate": round((1 - p) ** 5, 4),
                                    "over_ci95": [round((1 - high) ** 5, 4), round((1 - low) ** 5, 4)]},
