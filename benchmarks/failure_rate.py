@@ -7,8 +7,8 @@ docs/ as a sweep JSON; STUDIES below names each one's recipe, machine kind and t
 are independent draws (a seed that a fork continues, or one that two files hold, is counted
 once). A run fails when its test accuracy is below the threshold (the goal's 0.98). Prints
 JSON: per recipe the runs, failures and a 95% Clopper-Pearson interval on the failure rate;
-the default pooled over machine kinds; each lever against it (Fisher's exact test, one-sided:
-is the lever's rate lower?); the chance that a 5-seed study passes at the default's rate; and
+the default pooled over machine kinds and per kind; each lever against it, pooled and on the
+lever's own kinds (Fisher's exact test, one-sided each way: is the lever's rate lower? higher?); the chance that a 5-seed study passes at the default's rate; and
 how many seeds without a failure a lever needs before that alone shows a lower rate.
 Test labels only score the runs here, as in the studies themselves.
 """
@@ -25,6 +25,7 @@ from scipy.stats import binomtest, fisher_exact
 
 ROOT = Path(__file__).resolve().parents[1]
 
+GPU = "NVIDIA H200 (TF32)"
 # (recipe, machine kind, sweep JSON under docs/, seeds that are independent draws, whether they are forks)
 STUDIES = [
     ("default", "Xeon AVX-512", "sweep-mnist.json", [0, 1, 2, 3, 4], False),
@@ -52,6 +53,13 @@ STUDIES = [
     ("--lambda-cat 2", "EPYC Zen 3", "levers/sweep-mnist-lcat2-zen3.json", [0, 2], False),
     ("--lambda-cat 0.5", "EPYC Zen 3", "levers/sweep-mnist-lcat05-zen3.json", [0, 1, 2, 4], False),
     ("--lr-g 5e-4", "EPYC Zen 3", "levers/sweep-mnist-lrg5e-4-zen3.json", [0, 2], False),
+    # One sitting on a lent GPU (benchmarks/gpu_lever_suite.sh, seed_queue.py): the three arms
+    # interleaved seed by seed, 16 runs at once; then two levers, of whose runs three finished.
+    ("default", GPU, "levers/sweep-mnist-gpu-h200-default.json", list(range(30)), False),
+    ("--lambda-cat 0.5", GPU, "levers/sweep-mnist-gpu-h200-lcat05.json", list(range(30)), False),
+    ("--fake-erase 8", GPU, "levers/sweep-mnist-gpu-h200-fake-erase8.json", list(range(29)), False),
+    ("--erase 8", GPU, "levers/sweep-mnist-gpu-h200-erase8.json", [1, 3], False),
+    ("--lr-g 5e-4", GPU, "levers/sweep-mnist-gpu-h200-lrg5e-4.json", [1], False),
     # Forks of the Zen 3 default's runs: its own trajectory until the lever starts, so not new draws.
     ("--fake-erase 8 --erase-start 0.3557 (fork at step 1000)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late.json", [0, 2], True),
     ("--fake-erase 8 --erase-start 0.2814 (fork at step 791)", "EPYC Zen 3", "levers/sweep-mnist-fake-erase8-late791-seed2.json", [2], True),
@@ -108,9 +116,17 @@ def summarise(rows: list[dict], threshold: float) -> dict:
                "failing": [f"seed {r['seed']} ({r['kind']}): {r['accuracy']}" for r in rs if r["accuracy"] < threshold],
                "fork": rs[0]["fork"]}
         if recipe != DEFAULT and not rs[0]["fork"]:
-            # One-sided: is this recipe's failure rate lower than the default's?
-            row["p_lower_than_default"] = round(fisher_exact([[fails(rs), len(rs) - fails(rs)], [k, n - k]],
-                                                             alternative="less").pvalue, 4)
+            # One-sided each way: is this recipe's failure rate lower (higher) than the default's,
+            # pooled over every kind, and than the default's on the recipe's own kinds (a machine
+            # kind may have its own rate: the fairer test where that default has enough runs)?
+            same = [r for r in default if r["kind"] in row["kinds"]]
+            for name, ref in (("default", default), ("default_same_kinds", same)):
+                if not ref:
+                    continue
+                table_2x2 = [[fails(rs), len(rs) - fails(rs)], [fails(ref), len(ref) - fails(ref)]]
+                row[f"p_lower_than_{name}"] = round(fisher_exact(table_2x2, alternative="less").pvalue, 4)
+                row[f"p_higher_than_{name}"] = round(fisher_exact(table_2x2, alternative="greater").pvalue, 4)
+            row["default_same_kinds"] = rate(fails(same), len(same)) if same else None
         table.append(row)
     p = k / n
     low, high = pooled["ci95"]
@@ -120,6 +136,8 @@ def summarise(rows: list[dict], threshold: float) -> dict:
         "threshold": threshold,
         "recipes": table,
         "default_pooled": {**pooled, "kinds": sorted({r["kind"] for r in default})},
+        "default_by_kind": {kind: rate(fails(rs), len(rs)) for kind in sorted({r["kind"] for r in default})
+                            for rs in [[r for r in default if r["kind"] == kind]]},
         "every_independent_draw": rate(fails(draws), len(draws)),
         "five_seed_study_passes": {"at_rate": round((1 - p) ** 5, 4),
                                    "over_ci95": [round((1 - high) ** 5, 4), round((1 - low) ** 5, 4)]},

@@ -220,3 +220,46 @@ def test_failure_rate_counts_each_draw_once_and_knows_its_intervals(tmp_path, ca
     out = json.loads(capsys.readouterr().out)
     assert out["default_pooled"]["runs"] == sum(len(seeds) for r, *_, seeds, _ in fr.STUDIES if r == "default")
     assert (tmp_path / "rate.png").stat().st_size > 0
+
+
+def _fake_run(accuracy_by_seed: dict, sleep_by_seed: dict):
+    """A stand-in for `infogan sweep --seeds N`: sleeps, then writes the metrics.json a sweep
+    writes (a negative accuracy: exits 1 without one)."""
+    import sys
+
+    def command(preset, seed, folder, flags):
+        acc = accuracy_by_seed[seed] + (0.001 if "--lever" in flags else 0.0)
+        script = (f"import json, pathlib, sys, time; time.sleep({sleep_by_seed.get(seed, 0.0)});"
+                  f"sys.exit(1) if {acc} < 0 else None;"
+                  f"d = pathlib.Path({str(folder)!r}) / '{preset}-seed{seed}'; d.mkdir(parents=True);"
+                  f"(d / 'metrics.json').write_text(json.dumps({{'categorical': {{'c1': {{'accuracy': {acc}}}}}}}))")
+        return [sys.executable, "-c", script]
+    return command
+
+
+def test_seed_queue_interleaves_the_arms_and_stops_at_its_budget(tmp_path):
+    sq = _load("seed_queue")
+    arms = [("default", []), ("lever", ["--lever"])]
+    # seeds 0-2 finish at once; seed 3 outlasts the budget and is stopped, not scored
+    command = _fake_run({0: 0.99, 1: 0.97, 2: 0.985, 3: 0.99}, {3: 60.0})
+    rows = sq.run_queue(tmp_path, arms, [0, 1, 2, 3], ["--common"], slots=2, seconds=6.0, preset="mnist",
+                        command=command, poll=0.05)
+    status = {(r["arm"], r["seed"]): r["status"] for r in rows}
+    assert status == {**{(a, s): "done" for a in ("default", "lever") for s in (0, 1, 2)},
+                      ("default", 3): "stopped", ("lever", 3): "stopped"}
+    s = sq.summary(rows, ["default", "lever"], threshold=0.98)["arms"]
+    assert s["default"]["seeds"] == [0, 1, 2] and s["default"]["accuracy"] == [0.99, 0.97, 0.985]
+    assert s["default"]["below_threshold"] == 1 and s["lever"]["below_threshold"] == 1
+    assert s["lever"]["accuracy"] == pytest.approx([0.991, 0.971, 0.986])
+    assert s["default"]["stopped_runs"] == 1 and s["default"]["failed_runs"] == 0
+
+
+def test_seed_queue_counts_a_crash_as_failed_and_gives_up_on_a_broken_recipe(tmp_path):
+    sq = _load("seed_queue")
+    command = _fake_run({s: -1.0 for s in range(10)}, {})
+    rows = sq.run_queue(tmp_path, [("broken", [])], list(range(10)), [], slots=1, seconds=60.0, preset="mnist",
+                        max_errors=3, command=command, poll=0.05)
+    assert [r["status"] for r in rows] == ["failed"] * 3  # no fourth run after three crashes and no success
+    assert sq.summary(rows, ["broken"], 0.98)["arms"]["broken"]["runs"] == 0
+    with pytest.raises(SystemExit):
+        sq.main(["--out", str(tmp_path), "--seconds", "1", "--arm", "bad tag=--x"])

@@ -102,13 +102,18 @@ def accuracy_curves(rows: list[dict], out: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
+    many = len(curves) > 10  # then a legend would cover the plot: thin lines, the count in the title
     for seed, points in curves.items():
-        ax.plot(*zip(*points), "o-", label=f"seed {seed}")
+        ax.plot(*zip(*points), "-" if many else "o-", lw=0.8 if many else 1.5, alpha=0.6 if many else 1.0,
+                label=f"seed {seed}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy (Hungarian)")
     ax.set_ylim(min(0.5, min(a for p in curves.values() for _, a in p)), 1.0)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if many:
+        ax.set_title(f"{len(curves)} seeds", fontsize=9)
+    else:
+        ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
