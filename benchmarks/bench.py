@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from infogan import speed
 from infogan.config import resolve
 from infogan.errors import InfoGANError
 
@@ -209,7 +210,7 @@ def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repea
     step_s = {k: statistics.median(v) for k, v in times.items()}
     torch.set_num_threads(job["threads"])
     if device.type == "cuda":  # the peak in the precision the loop's float32 products use
-        torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
+        speed.set_tf32(cfg.tf32)
     peak = matmul_peak(device, peak_size)
     ips = batch_size / step_s["ours"]
     result = {

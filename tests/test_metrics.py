@@ -47,3 +47,22 @@ def test_evaluate_model_reports_every_code():
     r = evaluate_model(m, imgs, labels, n_samples=200)
     assert set(r["categorical"]) == {"c1"} and set(r["information"]) == {"c1", "c2", "c3"}
     assert 0 <= r["categorical"]["c1"]["accuracy"] <= 1
+
+
+def test_metrics_are_measured_without_tf32_even_after_training_with_it(monkeypatch):
+    from infogan import speed
+    from infogan.metrics.registry import METRICS, Metric
+
+    seen = []
+    probe = Metric("tf32_probe", "what TF32 was while metrics ran", lambda ctx: seen.append(
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)) or {})
+    monkeypatch.setitem(METRICS, "tf32_probe", probe)
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        speed.set_tf32(True)  # as a CUDA training run leaves the process
+        m = InfoGAN("z8,cat10,cont2", width=0.125)
+        evaluate_model(m, torch.zeros(4, 1, 28, 28, dtype=torch.uint8), None, n_samples=4, metrics=["tf32_probe"])
+        assert seen == [(False, False)]
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32  # training's, back
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

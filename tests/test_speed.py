@@ -110,6 +110,27 @@ def test_tf32_stays_within_noise_of_float32():
         assert abs(plain[0][0][k].item() - tf32[0][0][k].item()) < 0.01, k
 
 
+def test_tf32_switches_products_and_convolutions_together():
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        for enabled in (False, True, False):  # PyTorch's own defaults are mixed: products off, convolutions on
+            speed.set_tf32(enabled)
+            assert torch.backends.cuda.matmul.allow_tf32 is enabled and torch.backends.cudnn.allow_tf32 is enabled
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_measurements_run_in_float32_and_training_s_setting_comes_back():
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        speed.set_tf32(True)
+        with speed.float32_products():
+            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 @needs_cuda
 def test_cuda_graph_replays_fresh_inputs():
     # replays must read each step's new batch and codes, not the captured ones

@@ -133,7 +133,7 @@ class TrainConfig:
     amp: str = option("off", "autocast the forward passes; losses stay float32", "speed", choices=AMP_MODES)
     keep_memory: bool = option(True, "CPU: keep freed memory in the process instead of faulting it in again "
                                      "each step (changes no number)", "speed")
-    tf32: bool = option(True, "CUDA: float32 matrix products in TF32 on the tensor cores", "speed")
+    tf32: bool = option(True, "CUDA: float32 matrix products and convolutions in TF32 on the tensor cores", "speed")
     cuda_graph: bool = option(True, "CUDA: capture the whole step once as a CUDA graph and replay it "
                                     "(off under torchrun)", "speed")
     # bookkeeping

@@ -7,7 +7,8 @@
                  on by default: its elementwise work is memory-bound, and fused it is faster)
   amp            autocast of the forward passes: off | bf16 (cfg.amp); losses stay float32
   keep_memory    CPU: glibc keeps freed memory in the process for the next step (cfg.keep_memory)
-  tf32           CUDA: float32 matrix products in TF32 on the tensor cores (cfg.tf32)
+  tf32           CUDA: float32 matrix products and cuDNN's convolutions in TF32 on the tensor
+                 cores (cfg.tf32; set_tf32); off, both are float32
   cuda_graph     CUDA: the whole step (both phases, both Adam updates) captured once as a CUDA
                  graph and replayed (cfg.cuda_graph; StepGraph)
 
@@ -61,6 +62,27 @@ def apply(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> Non
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD_MAX = 32 << 20  # glibc's upper limit on 64-bit systems
+
+
+def set_tf32(enabled: bool) -> None:
+    """TF32 for CUDA's matrix products and cuDNN's convolutions together. PyTorch's defaults
+    differ (products off, convolutions on), so a switch of the products alone would leave
+    `--no-tf32`'s convolutions, most of this step's work, in TF32. Process-wide, like the
+    allocator's settings."""
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+@contextlib.contextmanager
+def float32_products():
+    """TF32 off for the block, as it was afterwards: what infogan measures (the evaluation's
+    Frechet distance above all) is measured in float32 on any device, whatever the training used."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    set_tf32(False)
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def keep_freed_memory() -> bool:

@@ -300,8 +300,8 @@ class Stepper:
             torch.set_num_threads(cfg.threads)
         if cfg.keep_memory and self.device.type == "cpu":
             speed.keep_freed_memory()
-        if self.device.type == "cuda":  # process-wide, like the allocator setting
-            torch.backends.cuda.matmul.allow_tf32 = cfg.tf32
+        if self.device.type == "cuda":
+            speed.set_tf32(cfg.tf32)
         torch.manual_seed(cfg.seed)
         self.model = InfoGAN.for_training(cfg).to(self.device).train()
         if tuple(images.shape[1:]) != self.model.image_shape:

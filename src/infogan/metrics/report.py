@@ -13,6 +13,7 @@ import torch
 
 from .. import data
 from ..files import atomic_write
+from ..speed import float32_products
 from ..errors import InfoGANError
 from .registry import METRICS, EvalContext
 
@@ -27,10 +28,11 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
     have |= {"train"} if load_train is not None else set()
     have |= {"factors"} if load_factors is not None else set()
     result = {"n_images": int(len(images))}
-    for name in list(METRICS) if metrics is None else metrics:
-        metric = METRICS.lookup(name)
-        if metric.needs <= have and metric.applies(model):
-            result[name] = metric.compute(ctx)
+    with float32_products():
+        for name in list(METRICS) if metrics is None else metrics:
+            metric = METRICS.lookup(name)
+            if metric.needs <= have and metric.applies(model):
+                result[name] = metric.compute(ctx)
     return result
 
 
