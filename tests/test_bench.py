@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from infogan.cli import main
 
@@ -263,3 +264,16 @@ def test_seed_queue_counts_a_crash_as_failed_and_gives_up_on_a_broken_recipe(tmp
     assert sq.summary(rows, ["broken"], 0.98)["arms"]["broken"]["runs"] == 0
     with pytest.raises(SystemExit):
         sq.main(["--out", str(tmp_path), "--seconds", "1", "--arm", "bad tag=--x"])
+
+
+def test_tf32_emulation_rounds_to_ten_mantissa_bits_and_keeps_the_model(tmp_path):
+    em = _load("tf32_eval_emulation")
+    x = torch.tensor([1 + 2 ** -10, 1 + 2 ** -12, 1 + 3 * 2 ** -12, -2.0, 0.0])
+    assert em.to_tf32(x).tolist() == [1 + 2 ** -10, 1.0, 1 + 2 ** -10, -2.0, 0.0]  # to nearest
+    net = nn.Sequential(nn.Linear(4, 3))
+    weight = net[0].weight.detach().clone()
+    inputs = torch.randn(5, 4)
+    rounded = em.tf32_copy(net)
+    expected = em.to_tf32(inputs) @ em.to_tf32(net[0].weight).T + net[0].bias
+    assert torch.allclose(rounded(inputs), expected, atol=1e-6)
+    assert not torch.equal(rounded(inputs), net(inputs)) and torch.equal(net[0].weight, weight)  # the original untouched
