@@ -54,6 +54,7 @@ STUDIES = [
     ("--lambda-cat 0.5", "EPYC Zen 3", "levers/sweep-mnist-lcat05-zen3.json", [0, 1, 2, 4], False),
     ("--lr-g 5e-4", "EPYC Zen 3", "levers/sweep-mnist-lrg5e-4-zen3.json", [0, 2], False),
     ("--erase 8", "EPYC Zen 3", "levers/sweep-mnist-erase8-zen3.json", [10, 11], False),
+    ("--morph 0", "EPYC Zen 3", "levers/sweep-mnist-morph0-zen3.json", [10, 11], False),
     # One sitting on a lent GPU (benchmarks/gpu_lever_suite.sh, seed_queue.py): the three arms
     # interleaved seed by seed, 16 runs at once; then two levers, of whose runs three finished.
     ("default", GPU, "levers/sweep-mnist-gpu-h200-default.json", list(range(30)), False),

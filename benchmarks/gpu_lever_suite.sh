@@ -56,8 +56,11 @@ for seed in $TTA_SEEDS; do
     --eval-every 100 --target 0.97 --seed "$seed" ${MAX_STEPS:+--max-steps $MAX_STEPS} "${SPEED[@]}"
 done
 
-# the arms: the default and the levers whose few CPU seeds failed least (failure_rate.py)
-ARMS=${ARMS:-"default= lcat05=--lambda-cat_0.5 fake-erase8=--fake-erase_8"}
+# the arms (TAG=FLAGS, '_' for a space in FLAGS): the default; float32 throughout, to ask whether
+# TF32 is why the GPU's samples measured a larger Frechet distance than the CPU's (README, "How
+# often, over every run"); and the lever with the fewest failures not yet run at thirty seeds.
+# 2026-12-04 ran "default= lcat05=--lambda-cat_0.5 fake-erase8=--fake-erase_8".
+ARMS=${ARMS:-"default= no-tf32=--no-tf32 lrg5e-4=--lr-g_5e-4"}
 ARM_ARGS=()
 for a in $ARMS; do ARM_ARGS+=(--arm "${a//_/ }"); done
 QUEUE_SECONDS=$((TOTAL - SECONDS - 20))  # 20 s for stopping the last runs and packing
