@@ -3,8 +3,8 @@
     python benchmarks/seed_queue.py --out DIR --seconds 380 --slots 16 \
         --arm default= --arm lcat05='--lambda-cat 0.5' --seeds 0-99 -- --device cuda --epochs 3 ...
 
-A failure rate needs many seeds (benchmarks/failure_rate.py: 14 without a failure before one
-lever shows a lower rate than the default), and a lent GPU gives them only for a few minutes.
+A failure rate needs many seeds (benchmarks/failure_rate.py: 10 without a failure before one
+lever shows a lower rate than the default's 15 failures in 49), and a lent GPU gives them only for a few minutes.
 So the runs are queued seed by seed, every arm's seed s before any arm's seed s+1, and `slots`
 of them train at once, each as its own `infogan sweep --seeds s` in DIR/ARM/s<seed> (the words
 after `--` go to every run). A run starts only while the budget still holds it (the longest
@@ -30,13 +30,8 @@ import sys
 import time
 from pathlib import Path
 
-
-def seed_list(text: str) -> list[int]:
-    seeds = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        seeds += list(range(int(a), int(b or a) + 1))
-    return seeds
+from infogan.cli._common import parse_seeds
+from infogan.metrics.categorical import first
 
 
 def arm(text: str) -> tuple[str, list[str]]:
@@ -51,9 +46,7 @@ def accuracy_of(run_dir: Path) -> float | None:
     found = list(run_dir.glob("*/metrics.json"))
     if not found:
         return None
-    categorical = json.loads(found[0].read_text()).get("categorical") or {}
-    code = next(iter(categorical.values()), None)
-    return code.get("accuracy") if code else None
+    return first(json.loads(found[0].read_text()).get("categorical") or {}, "accuracy")
 
 
 def sweep_command(preset: str, seed: int, folder: Path, flags: list[str]) -> list[str]:
@@ -134,7 +127,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--arm", action="append", type=arm, required=True, help="TAG=FLAGS (repeatable)")
-    p.add_argument("--seeds", type=seed_list, default=seed_list("0-99"))
+    p.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-99"))
     p.add_argument("--preset", default="mnist")
     p.add_argument("--slots", type=int, default=2)
     p.add_argument("--seconds", type=float, required=True, help="the budget: nothing runs past it")

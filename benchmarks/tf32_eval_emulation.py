@@ -56,10 +56,11 @@ def main(argv=None) -> int:
     x_test, _ = data.load(dataset, "test", args.data_dir)
     net = quality.get_classifier(dataset, x_train, y_train)
     fd = lambda m, n: round(quality.sample_quality(m, n, x_test, n=args.n)["frechet_distance"], 4)  # noqa: E731
-    out = {"model": args.model, "float32": fd(model, net), "tf32_classifier": fd(model, tf32_copy(net))}
+    net_tf32 = tf32_copy(net)
+    out = {"model": args.model, "float32": fd(model, net), "tf32_classifier": fd(model, net_tf32)}
     g32 = model.G
     model.G = tf32_copy(g32)
-    out["tf32_g_and_classifier"] = fd(model, tf32_copy(net))
+    out["tf32_g_and_classifier"] = fd(model, net_tf32)
     model.G = g32
     print(json.dumps(out))
     return 0
