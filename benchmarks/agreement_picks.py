@@ -2,6 +2,7 @@
 
     python benchmarks/agreement_picks.py subsets docs/levers/select-agreement.json [--sizes 3,4,5]
     python benchmarks/agreement_picks.py early RUN [RUN ...] [--data-dir DIR] [--weights average|live]
+    python benchmarks/agreement_picks.py starts RUN [RUN ...] [--data-dir DIR] [--group 3]
 
 subsets: from a study's agreement matrix (selection.partition_agreement over its seeds), every
 subset of k seeds gets the medoid the selection would pick among those k alone; prints the
@@ -13,6 +14,14 @@ early: the same selection at each checkpoint step the runs share (runs trained w
 edge early, which would let a recipe train several starts briefly and continue only the
 medoid. Each step's test accuracy and the test 7s outside the category holding most of them
 are printed beside it, to score; the selection reads the first training images only.
+
+starts: finished runs taken as the starts of a recipe that trains `group` of them and keeps
+one answer (cheaper starts, for example --width 0.5, cost about what one default run does).
+Every `group`-subset of the runs, and the disjoint groups in the runs' order (runs 0-2, 3-5,
+...: the recipe's own seeds, independent draws), are combined two ways without labels: the
+medoid (as `subsets`), and a vote: each start's classes are mapped onto the medoid's by their
+agreement on the training images (the one-to-one map that maximises it, Hungarian), and each
+test image takes the class with the largest sum of the mapped probabilities. Test labels score.
 """
 
 from __future__ import annotations
@@ -25,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from infogan import data
+from infogan import InfoGAN, data
 from infogan.checkpoint import list_checkpoints, load_model, read_meta
 from infogan.errors import CheckpointError
-from infogan.metrics.clustering import cluster_scores, contingency
+from infogan.metrics.clustering import cluster_scores, contingency, hungarian_match
 from infogan.selection import AGREEMENT_IMAGES, medoid, partition_agreement
 
 
@@ -78,6 +87,57 @@ def early(runs: list[str], dataset: str, data_dir: str | None, weights: str) -> 
     return rows
 
 
+def vote(probs: list[np.ndarray], train_classes: list[np.ndarray], reference: int) -> np.ndarray:
+    """Each image's class under a soft vote of the models, their classes first mapped onto the
+    reference model's by agreement on the training images (no labels)."""
+    k = probs[reference].shape[1]
+    total = np.zeros_like(probs[reference])
+    for p, c in zip(probs, train_classes):
+        mapping = hungarian_match(c, train_classes[reference], k, k)  # this model's class -> reference's
+        total[:, [mapping[i] for i in range(k)]] += p
+    return total.argmax(1)
+
+
+def starts(runs: list[str], dataset: str, data_dir: str | None, group: int) -> dict:
+    x_train, _ = data.load(dataset, "train", data_dir)
+    x_test, y_test = data.load(dataset, "test", data_dir)
+    x_train, y_test = x_train[:AGREEMENT_IMAGES], np.asarray(y_test)
+    train_classes, probs = [], []
+    for run in runs:
+        model = InfoGAN.from_pretrained(run)
+        name = model.spec.categorical[0].name
+        with torch.no_grad():
+            train_classes.append(model.infer_codes(x_train)[name].numpy())
+            probs.append(model.infer_codes(x_test, probs=True)[name].double().numpy())
+    k = probs[0].shape[1]
+    score = lambda pred: round(cluster_scores(pred, y_test, k, k)["accuracy"], 4)  # noqa: E731
+    accuracy = [score(p.argmax(1)) for p in probs]
+    n = len(runs)
+    agreement = np.eye(n)
+    from sklearn.metrics import normalized_mutual_info_score
+    for i, j in itertools.combinations(range(n), 2):
+        agreement[i, j] = agreement[j, i] = normalized_mutual_info_score(train_classes[i], train_classes[j])
+
+    def combine(subset) -> dict:
+        chosen = subset[medoid(agreement[np.ix_(subset, subset)])["selected"]]
+        voted = vote([probs[i] for i in subset], [train_classes[i] for i in subset], list(subset).index(chosen))
+        return {"starts": list(subset), "medoid": accuracy[chosen], "vote": score(voted)}
+
+    def summary(rows: list[dict]) -> dict:
+        out = {"groups": len(rows)}
+        for rule in ("medoid", "vote"):
+            values = [r[rule] for r in rows]
+            out[rule] = {"worst": min(values), "median": statistics.median(values),
+                         "below_0.98": sum(v < 0.98 for v in values)}
+        return out
+
+    every = [combine(s) for s in itertools.combinations(range(n), group)]
+    disjoint = [combine(tuple(range(i, i + group))) for i in range(0, n - group + 1, group)]
+    return {"runs": runs, "accuracy": accuracy, "starts_below_0.98": sum(a < 0.98 for a in accuracy),
+            "agreement": agreement.round(4).tolist(), "group": group,
+            "every_subset": summary(every), "disjoint_groups": disjoint, "disjoint_summary": summary(disjoint)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="what", required=True)
@@ -89,11 +149,18 @@ def main(argv=None) -> int:
     e.add_argument("--dataset", default="mnist")
     e.add_argument("--data-dir")
     e.add_argument("--weights", choices=("average", "live"), default="live")
+    g = sub.add_parser("starts")
+    g.add_argument("runs", nargs="+")
+    g.add_argument("--dataset", default="mnist")
+    g.add_argument("--data-dir")
+    g.add_argument("--group", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.what == "subsets":
         print(json.dumps(subsets(args.agreement_json, [int(k) for k in args.sizes.split(",")]), indent=1))
+    elif args.what == "starts":
+        print(json.dumps(starts(args.runs, args.dataset, args.data_dir, args.group), indent=1))
     else:
         try:
             early(args.runs, args.dataset, args.data_dir, args.weights)

@@ -55,6 +55,13 @@ STUDIES = [
     ("--lr-g 5e-4", "EPYC Zen 3", "levers/sweep-mnist-lrg5e-4-zen3.json", [0, 2], False),
     ("--erase 8", "EPYC Zen 3", "levers/sweep-mnist-erase8-zen3.json", [10, 11], False),
     ("--morph 0", "EPYC Zen 3", "levers/sweep-mnist-morph0-zen3.json", [10, 11], False),
+    # Narrower networks (a third of the step's time), and G pulled to draw every real image (--cover)
+    ("--width 0.5", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05.json", [0, 1, 2, 3, 4, 5], False),
+    ("--width 0.5 --cover 1", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05-cover1.json", [0, 1, 2, 3], False),
+    ("--width 0.5 --cover 2 --cover-space pixels", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05-cover2-pixels.json",
+     [0, 2], False),
+    ("--width 0.5 --cover 20 --cover-space pixels", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05-cover20-pixels.json",
+     [0, 2], False),
     # One sitting on a lent GPU (benchmarks/gpu_lever_suite.sh, seed_queue.py): the three arms
     # interleaved seed by seed, 16 runs at once; then two levers, of whose runs three finished.
     ("default", GPU, "levers/sweep-mnist-gpu-h200-default.json", list(range(30)), False),

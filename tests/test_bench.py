@@ -277,3 +277,55 @@ def test_tf32_emulation_rounds_to_ten_mantissa_bits_and_keeps_the_model(tmp_path
     expected = em.to_tf32(inputs) @ em.to_tf32(net[0].weight).T + net[0].bias
     assert torch.allclose(rounded(inputs), expected, atol=1e-6)
     assert not torch.equal(rounded(inputs), net(inputs)) and torch.equal(net[0].weight, weight)  # the original untouched
+
+
+def _tiny_runs(tmp_path, fake_mnist, seeds):
+    runs = []
+    for seed in seeds:
+        out = tmp_path / f"run{seed}"
+        assert main(["train", "--preset", "tiny", "--max-steps", "3", "--seed", str(seed), "--threads", "1",
+                     "--no-progress", "--no-eval", "--data-dir", str(fake_mnist), "--outdir", str(out)]) == 0
+        runs.append(str(next(out.iterdir())))
+    return runs
+
+
+def test_agreement_picks_starts_votes_through_the_medoids_classes(tmp_path, fake_mnist, capsys):
+    import numpy as np
+
+    picks = _load("agreement_picks")
+    # three models of 4 classes: B names A's classes one up, C is A with two images wrong;
+    # mapped onto A's classes by their agreement, the vote is A's reading wherever two agree
+    a = np.array([0, 1, 2, 3] * 5)
+    b = (a + 1) % 4
+    c = a.copy()
+    c[[0, 5]] = [3, 2]
+    probs = [np.eye(4)[x] for x in (a, b, c)]
+    assert (picks.vote(probs, [a, b, c], reference=0) == a).all()
+    assert (picks.vote(probs, [a, b, c], reference=1) == b).all()  # the reference's names
+    runs = _tiny_runs(tmp_path, fake_mnist, (1, 2, 3, 4))
+    capsys.readouterr()
+    assert picks.main(["starts", *runs, "--data-dir", str(fake_mnist), "--group", "2"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert len(r["accuracy"]) == 4 and np.allclose(np.diag(r["agreement"]), 1)
+    assert r["every_subset"]["groups"] == 6 and [g["starts"] for g in r["disjoint_groups"]] == [[0, 1], [2, 3]]
+    for g in r["disjoint_groups"]:
+        assert g["medoid"] in [r["accuracy"][i] for i in g["starts"]] and 0 <= g["vote"] <= 1
+
+
+def test_generator_modes_describes_each_code_and_the_sevens(tmp_path, fake_mnist, capsys):
+    modes = _load("generator_modes")
+    run = _tiny_runs(tmp_path, fake_mnist, (1,))[0]
+    capsys.readouterr()
+    assert modes.main([run, "--sevens-of", run, "--data-dir", str(fake_mnist), "--per-class", "6",
+                       "--threads", "1"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert [c["category"] for c in r["categories"]] == list(range(10))
+    for c in r["categories"]:
+        assert sum(c["oracle_digits"].values()) <= 1 + 1e-6 and 0 <= c["q_reads_back_its_code"] <= 1
+    from infogan import data
+    _, y_test = data.load("mnist", "test", str(fake_mnist))
+    sevens = int((y_test == 7).sum())
+    assert r["misplaced_sevens"]["count"] + r["placed_sevens"]["count"] == sevens == r["q_sevens_outside"] + \
+        r["placed_sevens"]["count"]
+    assert r["reference_misplaced_sevens"]["count"] == r["q_sevens_outside"]  # itself as the reference
+    assert 0 <= r["fresh_on_fakes_accuracy"] <= 1 and 0 <= r["pixels"]["accuracy_of_the_10_nearest_drawings_vote"] <= 1

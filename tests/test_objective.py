@@ -1,5 +1,5 @@
 """The terms beyond the paper's objective: Q's consistency, self-labelling and balance on real images,
-the overclustering head on D's trunk,
+the overclustering head on D's trunk, G's cover of the real images,
 erasing part of the transformed copies Q reads, the weights' moving average and the learning-rate
 schedule. Each reaches what it should and nothing else, is zero where it should be, and resumes
 exactly."""
@@ -18,7 +18,7 @@ from infogan.cli import main
 from infogan.config import resolve
 from infogan.ema import EMA
 from infogan.errors import InfoGANError
-from infogan.losses import balance_loss, consistency_loss, overcluster_loss, self_label_loss
+from infogan.losses import balance_loss, consistency_loss, cover_loss, overcluster_loss, self_label_loss
 from infogan.optim import lr_factor
 from infogan.run import Run
 from infogan.step import Stepper, draw_step_inputs, overcluster_head
@@ -126,6 +126,38 @@ def test_the_overclustering_head_trains_the_trunk_and_itself_only():
                                         *model.G.parameters()])
     with pytest.raises(InfoGANError, match="--overcluster reads D's trunk features; the caps networks"):
         overcluster_head(InfoGAN("z8,cat10", arch="caps", width=0.125), cfg, torch.device("cpu"))
+
+
+def test_cover_is_each_real_images_squared_distance_to_its_nearest_drawing_and_pulls_only_that_drawing():
+    real = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    assert cover_loss(real, torch.tensor([[3.0, 0.0], [0.0, 0.5], [-1.0, 0.0]])).item() == pytest.approx(0, abs=1e-6)
+    # unit-length rows: (1, 0) is 90 degrees from both drawings (squared distance 2), (0, 1) matches one
+    fakes = torch.tensor([[0.0, 1.0], [0.0, 5.0], [-1.0, 0.0]], requires_grad=True)
+    real = real.requires_grad_()
+    loss = cover_loss(real, fakes)
+    assert loss.item() == pytest.approx((2 + 0) / 2, abs=1e-6)
+    loss.backward()
+    assert real.grad is None  # the real images' features are constants
+    assert fakes.grad[0].abs().sum() > 0 and fakes.grad[2].abs().sum() == 0  # the far drawing is left alone
+    # (drawing 1 is as near to (1, 0) as drawing 0 is; min picks the first)
+
+
+def test_cover_trains_g_only_and_leaves_ds_update_as_it_is():
+    plain, covered = _stepper(consistency=1.0), _stepper(consistency=1.0, cover=1.0)
+    out = covered.step_once(0)
+    assert "loss_cover" in out and out["loss_cover"] > 0 and "loss_cover" not in plain.step_once(0)
+    for a, b in zip(covered.model.D.state_dict().values(), plain.model.D.state_dict().values()):
+        assert torch.equal(a, b)  # the term enters G's phase only
+    assert not all(torch.equal(a, b) for a, b in zip(covered.model.G.state_dict().values(),
+                                                        plain.model.G.state_dict().values()))
+    zero = _stepper(consistency=1.0, cover=0.0)
+    zero.step_once(0)
+    for a, b in zip(zero.model.state_dict().values(), plain.model.state_dict().values()):
+        assert torch.equal(a, b)  # 0 is the plain step, draw for draw
+    with pytest.raises(InfoGANError, match="--cover compares D's trunk features; the caps networks"):
+        _stepper(cover=1.0, arch="caps", latent="z8,cat10", g_arch="family")
+    with pytest.raises(InfoGANError, match="--cover must be >= 0"):
+        resolve("tiny", {"cover": -1.0})
 
 
 def _stepper(**options):
@@ -324,14 +356,14 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
-             "--overcluster-k", "7", "--q-fakes", "0.5", "--erase", "6",
+             "--overcluster-k", "7", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
              "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
     # (names are cut at a length: the rest of the options is in the run's config)
-    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-qfake0.5-erase6-ferase5-bright1-morph0.3-flip"
+    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-cover1-qfake0.5-erase6-ferase5-bright1-morph0"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),

@@ -81,6 +81,12 @@ class TrainConfig:
                                 "objective", in_name="over")
     overcluster_k: int = option(50, "classes of the --overcluster head (more than the data has)", "objective",
                                 in_name="overk")
+    cover: float = option(0.0, "weight of a pull that makes G draw every real image: each real image's nearest "
+                               "drawing of the batch (--cover-space) is drawn toward it (IMLE; 0 = off)",
+                          "objective", in_name="cover")
+    cover_space: str = option("trunk", "where --cover measures nearness: D's trunk features, or the images' ink "
+                                       "(pixels in [0, 1]), each row scaled to unit length", "objective",
+                              choices=("trunk", "pixels"), in_name="cspace")
     q_fakes: float = option(1.0, "weight in D's phase of the categorical codes' information and invariance losses: "
                                  "how much Q and the trunk learn the categories from G's drawings (1 = the paper; "
                                  "G's phase keeps 1; below 1 Q's classes come more from the real-image terms)",
@@ -289,6 +295,7 @@ def validate(cfg: TrainConfig) -> None:
         (min(getattr(cfg, name) for name in REAL_IMAGE_TERMS) >= 0,
          f"{flag_list(REAL_IMAGE_TERMS, 'and')} must be >= 0"),
         (cfg.overcluster_k >= 2, "--overcluster-k must be >= 2"),
+        (cfg.cover >= 0, "--cover must be >= 0"),
         (0 <= cfg.q_fakes <= 1, "--q-fakes must be in [0, 1]"),
         (cfg.q_fakes == 1 or cfg.consistency > 0 or cfg.self_label > 0,
          "--q-fakes below 1 lets Q learn its classes from real images: turn on --consistency or --self-label"),

@@ -23,7 +23,7 @@ from .augment import apply as apply_augmentation
 from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
-from .losses import (balance_loss, consistency_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds,
+from .losses import (balance_loss, consistency_loss, cover_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds,
                      overcluster_loss, self_label_loss, weighted_nll)
 from .model import InfoGAN, to_model_range
 from .nets import Discriminator, frozen, init_weights, split_batches
@@ -83,6 +83,8 @@ class Terms:
     self_label_threshold: float = 0.95
     balance: float = 0.0
     overcluster: float = 0.0
+    cover: float = 0.0
+    cover_space: str = "trunk"
     cr: float = 0.0
     q_fakes: float = 1.0
 
@@ -134,6 +136,9 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     --overcluster) reads the trunk's features of [x, T(x)] with its own classes: weight
     terms.overcluster on their IIC term, which trains that head and the trunk. terms.q_fakes
     weighs the categorical codes' information and invariance losses in D's phase only.
+    terms.cover adds, in G's phase, cover_loss between the real images' trunk features (from
+    D's phase, before D's update) and the fakes' (through the updated D), or (cover_space
+    "pixels") between the images' ink.
     mimic: the second half of the fakes are G's redrawings of the first half of the real
     images (nets.caps.redraw), their categorical code the class Q read in the real image.
     """
@@ -162,9 +167,13 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
         real = [x_real] + ([apply_augmentation(x_real, *real_aug)] if real_aug is not None else [])
         chunks = real + [x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
         over_on = parts.over is not None and real_aug is not None
+        cover_on = terms.cover > 0
+        trunk_cover = cover_on and terms.cover_space == "trunk"
         with split_batches(model.D, len(chunks)):
             logits, q_all, *trunk = d_net(torch.cat(chunks), q_from=0 if real_aug is not None else B,
-                                          q_groups=1 + (real_aug is not None), **({"features": True} if over_on else {}))
+                                          q_groups=1 + (real_aug is not None),
+                                          **({"features": True} if over_on or trunk_cover else {}))
+        real_features = trunk[0][:B].detach() if trunk_cover else None
         over_logits = parts.over(trunk[0][: 2 * B]) if over_on else None  # (2B, K): the real images and their copies
         logit_real, logit_fake = logits[:B], logits[len(real) * B : (len(real) + 1) * B]
         q_real, q_all = (q_all[: 2 * B], q_all[2 * B :]) if real_aug is not None else (None, q_all)
@@ -198,16 +207,21 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
 
     # G phase: through the updated D; gradients only for G (D frozen: nets.common.frozen)
     with amp(), frozen(model.D):
+        features = {"features": True} if trunk_cover else {}
         if aug is not None:
             with split_batches(model.D, 2):
-                logit_g, q_g = model.D(torch.cat([x_fake, x_aug]))
+                logit_g, q_g, *trunk_g = model.D(torch.cat([x_fake, x_aug]), **features)
             logit_g = logit_g[:B]
         else:
-            logit_g, q_g = model.D(x_fake)
+            logit_g, q_g, *trunk_g = model.D(x_fake, **features)
     loss_inv_g = terms.invariance * invariance_loss(spec, q_g[B:], codes) if aug is not None else 0
     loss_info_g, _ = info_loss(spec, q_g[:B], codes)
     loss_adv_g = g_loss(logit_g.float())
     total_g = loss_adv_g + loss_info_g + loss_inv_g
+    if cover_on:
+        real_losses["loss_cover"] = (cover_loss(real_features, trunk_g[0][:B]) if trunk_cover else
+                                     cover_loss((x_real.flatten(1) + 1) / 2, (x_fake.flatten(1).float() + 1) / 2))
+        total_g = total_g + terms.cover * real_losses["loss_cover"]
     loss_cr = None
     if pair is not None:
         with amp():
@@ -324,6 +338,9 @@ class Stepper:
         self.over = self.opt_over = None
         if cfg.overcluster > 0 and reads_real_images(cfg, self.model):
             self.over, self.opt_over = overcluster_head(self.model, cfg, self.device)
+        if cfg.cover > 0 and cfg.cover_space == "trunk" and not isinstance(self.model.D, Discriminator):
+            raise InfoGANError(f"--cover compares D's trunk features; the {cfg.arch} networks' D has no single "
+                               "feature vector (use --arch mnist, dcgan or sprites)")
         # the weights' moving average (--ema): what is saved and evaluated; None when off
         self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
         # rank 0 draws what a single process draws; the others their own streams
