@@ -56,7 +56,7 @@ STUDIES = [
     ("--erase 8", "EPYC Zen 3", "levers/sweep-mnist-erase8-zen3.json", [10, 11], False),
     ("--morph 0", "EPYC Zen 3", "levers/sweep-mnist-morph0-zen3.json", [10, 11], False),
     # Narrower networks (a third of the step's time), and G pulled to draw every real image (--cover)
-    ("--width 0.5", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05.json", [0, 1, 2, 3, 4, 5], False),
+    ("--width 0.5", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05.json", list(range(10)), False),
     ("--width 0.5 --cover 1", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05-cover1.json", [0, 1, 2, 3], False),
     ("--width 0.5 --cover 2 --cover-space pixels", "Xeon AVX-512 + AMX", "levers/sweep-mnist-width05-cover2-pixels.json",
      [0, 2], False),
