@@ -150,12 +150,19 @@ def test_cover_trains_g_only_and_leaves_ds_update_as_it_is():
         assert torch.equal(a, b)  # the term enters G's phase only
     assert not all(torch.equal(a, b) for a, b in zip(covered.model.G.state_dict().values(),
                                                         plain.model.G.state_dict().values()))
+    ink = _stepper(consistency=1.0, cover=1.0, cover_space="pixels")
+    assert ink.step_once(0)["loss_cover"] > 0
+    for a, b in zip(ink.model.D.state_dict().values(), plain.model.D.state_dict().values()):
+        assert torch.equal(a, b)
+    assert not all(torch.equal(a, b) for a, b in zip(ink.model.G.state_dict().values(),
+                                                        covered.model.G.state_dict().values()))
     zero = _stepper(consistency=1.0, cover=0.0)
     zero.step_once(0)
     for a, b in zip(zero.model.state_dict().values(), plain.model.state_dict().values()):
         assert torch.equal(a, b)  # 0 is the plain step, draw for draw
     with pytest.raises(InfoGANError, match="--cover compares D's trunk features; the caps networks"):
         _stepper(cover=1.0, arch="caps", latent="z8,cat10", g_arch="family")
+    _stepper(cover=1.0, cover_space="pixels", arch="caps", latent="z8,cat10", g_arch="family")  # ink needs no trunk
     with pytest.raises(InfoGANError, match="--cover must be >= 0"):
         resolve("tiny", {"cover": -1.0})
 
