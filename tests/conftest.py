@@ -71,3 +71,14 @@ def cli_process(tmp_path, fake_mnist):
         " registry_sources=[])\n"
         "sys.exit(main(sys.argv[1:]))\n")
     return [sys.executable, str(worker)]
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A benchmark's main() sets torch's thread count for the whole process; each test gets the
+    count it started with back, so a later test's numerics do not depend on the order."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
