@@ -46,10 +46,16 @@ def share(hits) -> float | None:
     return round(float(np.asarray(hits).mean()), 4) if np.asarray(hits).size else None
 
 
+def scored(pred: np.ndarray, labels: np.ndarray, k: int) -> tuple[dict, dict[int, int], int]:
+    """(cluster_scores, the match class -> digit with int keys, the class matched to the 7s)."""
+    s = cluster_scores(pred, labels, k)
+    match = {int(p): t for p, t in s["match"].items()}
+    return s, match, {t: c for c, t in match.items()}[7]
+
+
 def sevens_outside(pred: np.ndarray, labels: np.ndarray, k: int) -> tuple[float, int, int | None]:
     """(accuracy, 7s outside the 7s' matched class, the class that holds most of them)."""
-    s = cluster_scores(pred, labels, k)
-    seven = {t: int(p) for p, t in s["match"].items()}[7]
+    s, _, seven = scored(pred, labels, k)
     strays = pred[(labels == 7) & (pred != seven)]
     host = int(np.bincount(strays, minlength=k).argmax()) if len(strays) else None
     return s["accuracy"], int(len(strays)), host
@@ -60,11 +66,11 @@ def misplaced_sevens(run: str, x_test, y_test) -> np.ndarray:
     model = InfoGAN.from_pretrained(run)
     pred = model.infer_codes(x_test)[model.spec.categorical[0].name].numpy()
     labels = y_test.numpy()
-    seven = {t: int(p) for p, t in cluster_scores(pred, labels, model.spec.categorical[0].size)["match"].items()}[7]
+    seven = scored(pred, labels, model.spec.categorical[0].size)[2]
     return (labels == 7) & (pred != seven)
 
 
-def pixel_neighbours(model, name, x_test, labels, fakes, drawn_with, seven, misplaced, k=10,
+def pixel_neighbours(p_q: torch.Tensor, x_test, labels, fakes, drawn_with, seven, misplaced, k=10,
                      betas=(0.5, 1.0, 2.0)) -> dict:
     real = F.normalize(x_test.flatten(1).float() / 255, dim=1)
     drawn = F.normalize(fakes.flatten(1), dim=1)
@@ -74,7 +80,6 @@ def pixel_neighbours(model, name, x_test, labels, fakes, drawn_with, seven, misp
     votes = F.one_hot(drawn_with[near], classes).sum(1).double() / k
     majority = votes.argmax(1).numpy()
     sevens = labels == 7
-    p_q = model.infer_codes(x_test, probs=True)[name].double()
     repaired = {f"beta_{b}": round(cluster_scores((p_q.clamp_min(1e-12).log() + b * (votes + 0.01).log()).argmax(1).numpy(),
                                                   labels, classes)["accuracy"], 4) for b in betas}
     return {"accuracy_of_the_10_nearest_drawings_vote": round(cluster_scores(majority, labels, classes)["accuracy"], 4),
@@ -88,9 +93,10 @@ def probe(run: str, oracle, x_test, y_test, per_class: int, seed: int, reference
     code = model.spec.categorical[0]
     k = code.size
     labels = y_test.numpy()
-    q_test = model.infer_codes(x_test)[code.name].numpy()
+    p_test = model.infer_codes(x_test, probs=True)[code.name].double()
+    q_test = p_test.argmax(1).numpy()
     q_acc, q_out, host = sevens_outside(q_test, labels, k)
-    match = {int(p): t for p, t in cluster_scores(q_test, labels, k)["match"].items()}  # Q's class -> digit
+    _, match, seven = scored(q_test, labels, k)  # Q's class -> digit
 
     images, drawn_with = [], []
     for c in range(k):
@@ -108,7 +114,6 @@ def probe(run: str, oracle, x_test, y_test, per_class: int, seed: int, reference
                            "oracle_digits": {d: round(float(v), 4) for d, v in enumerate(counts) if v >= 0.005},
                            "q_reads_back_its_code": round(float((q_back[rows] == c).mean()), 4)})
 
-    seven = {t: c for c, t in match.items()}[7]
     sevens = labels == 7
     real_features, _ = features(oracle, x_test[torch.from_numpy(sevens)])
     dist = torch.cdist(torch.from_numpy(real_features), torch.from_numpy(fake_features))
@@ -123,7 +128,7 @@ def probe(run: str, oracle, x_test, y_test, per_class: int, seed: int, reference
                 "their_10_nearest_drawn_as_7": share(near_category[rows] == seven),
                 "their_10_nearest_drawn_by_the_host": share(near_category[rows] == host) if host is not None else None}
 
-    extra = {"pixels": pixel_neighbours(model, code.name, x_test, labels, fakes, drawn_with, seven,
+    extra = {"pixels": pixel_neighbours(p_test, x_test, labels, fakes, drawn_with, seven,
                                         (labels == 7) & (q_test != seven))}
     if reference is not None:
         extra["reference_misplaced_sevens"] = coverage(torch.from_numpy(reference[sevens]))
