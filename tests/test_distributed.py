@@ -59,7 +59,7 @@ def test_torchrun_keeps_every_process_on_the_same_weights(fake_mnist, tmp_path):
            "--max-steps", "6", "--log-every", "2", "--ckpt-every", "2", "--invariance", "1", "--device", "cpu",
            "--threads", "1", "--no-eval", "--no-progress"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "2 processes" in out.stdout
     # rank 0 alone wrote the run folder
     (run_dir,) = list((tmp_path / "runs").iterdir())
@@ -79,7 +79,7 @@ def test_torchrun_keeps_every_process_on_the_same_weights(fake_mnist, tmp_path):
     resume = cmd[: cmd.index("train") + 1] + ["--resume", "latest", "--outdir", str(tmp_path / "runs"),
                                               "--max-steps", "8", "--no-progress"]
     out = subprocess.run(resume, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "resuming from checkpoint-000006" in out.stdout
     rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 8

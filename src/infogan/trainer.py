@@ -404,6 +404,12 @@ def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, gro
     if group.main and (hint := speed.bf16_hint(cfg, trainer.device)):
         print(hint)
     model = trainer.run(progress=progress)
+    # every rank is past its last collective before any leaves the group: a rank that tore its
+    # gloo connections down while another still held them was seen to abort (SIGABRT) on exit
+    # (a rank stopped early by a signal skips it: the others are not coming)
+    if trainer.step == trainer.total_steps:
+        distributed.barrier(group)
+    del trainer
     if not group.main:
         return folder
     print(f"infogan: model saved to {folder.model_dir}")
