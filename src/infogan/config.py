@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .errors import InfoGANError
+from .latent import LatentSpec
 
 # the speed options' allowed values (speed.py applies them)
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
@@ -114,6 +115,12 @@ class TrainConfig:
     cr: float = option(0.0, "weight of InfoGAN-CR's contrastive regulariser on the continuous codes (cr.py; 0 = off)",
                        "objective", in_name="cr")
     cr_start: float = option(0.0, "fraction of the run before the contrastive regulariser turns on", "objective")
+    refine_groups: int = option(0, "after training, relabel by the drawings (refine.py): of this many k-means "
+                                   "groups of the real images' trunk features, those whose nearest drawings "
+                                   "(pixels) vote for another category than Q's move to it, and Q's head learns "
+                                   "the move (0 = off)", "objective", in_name="refine")
+    refine_margin: float = option(0.2, "how much a group's mean vote for another category must beat its vote for "
+                                       "Q's category of it before it moves", "objective", in_name="rmargin")
     # the paper's optimiser settings; Q shares D's optimiser, as in the official code
     seed: int = option(0, "random seed (runs are reproducible for a given thread count)", "training", in_name="seed")
     batch_size: int = option(64, "images per step", "training")
@@ -199,8 +206,9 @@ TOWARD_SUPERVISED = dict(epochs=3, invariance=1.0, consistency=1.0, self_label=0
 PRESETS: dict[str, Preset] = {
     "mnist": Preset("the default: paper MNIST networks and codes (z62 + Cat(10) + 2 x U(-1,1), learned std) "
                     "+ the categorical code's invariance term, Q's consistency on real images, "
-                    "the weights' average and a final learning-rate decay; 3 epochs",
-                    dict(dataset="mnist", latent="z62,cat10,cont2", **TOWARD_SUPERVISED)),
+                    "the weights' average and a final learning-rate decay; 3 epochs; then relabelling "
+                    "by the drawings (--refine-groups 50)",
+                    dict(dataset="mnist", latent="z62,cat10,cont2", **TOWARD_SUPERVISED, refine_groups=50)),
     "mnist-paper": Preset("as the official code: uniform noise, fixed-std continuous codes, batch 128, ~5k steps",
                           dict(dataset="mnist", latent="z62:uniform,cat10,cont2:fixed", batch_size=128, epochs=12)),
     "fashion-mnist": Preset("the mnist preset's networks, codes and objective on Fashion-MNIST, the transformed "
@@ -296,6 +304,8 @@ def validate(cfg: TrainConfig) -> None:
          f"{flag_list(REAL_IMAGE_TERMS, 'and')} must be >= 0"),
         (cfg.overcluster_k >= 2, "--overcluster-k must be >= 2"),
         (cfg.cover >= 0, "--cover must be >= 0"),
+        (cfg.refine_groups == 0 or cfg.refine_groups >= 2, "--refine-groups must be 0 (off) or >= 2"),
+        (0 <= cfg.refine_margin < 1, "--refine-margin must be in [0, 1)"),
         (0 <= cfg.q_fakes <= 1, "--q-fakes must be in [0, 1]"),
         (cfg.q_fakes == 1 or cfg.consistency > 0 or cfg.self_label > 0,
          "--q-fakes below 1 lets Q learn its classes from real images: turn on --consistency or --self-label"),
@@ -318,5 +328,10 @@ def validate(cfg: TrainConfig) -> None:
             raise InfoGANError(msg)
     fam = nets.family(cfg.arch)
     fam.check_image_size(cfg.image_size)
+    if cfg.refine_groups and fam.capsule_q:
+        raise InfoGANError(f"--refine-groups trains Q's fully connected head, which the {fam.name} networks' "
+                           "capsule Q does not have")
+    if cfg.refine_groups and not LatentSpec.parse(cfg.latent).categorical:
+        raise InfoGANError("--refine-groups relabels a categorical code: --latent has none")
     if cfg.q_sharpness is not None and not fam.capsule_q:
         raise InfoGANError(f"--q-sharpness needs a capsule Q (--arch caps or capsnet), not the {fam.name} networks")

@@ -7,6 +7,7 @@
       tb/                    TensorBoard events
       samples/epoch-0001.png the fixed-noise grid per epoch; samples.png: the last one
       training.gif, losses.png, traverse-<code>.png
+      refine.json, refine.png               --refine-groups: the groups it moved
       metrics.json, confusion-<code>.png    the evaluation
       checkpoints/checkpoint-004685/         exact-resume state
       model/                 config.json + model.safetensors: the trained model
@@ -60,6 +61,8 @@ class Run:
     gif = _inside("training.gif")
     losses_png = _inside("losses.png")
     metrics_file = _inside("metrics.json")
+    refine_file = _inside("refine.json")
+    refine_png = _inside("refine.png")
     model_dir = _inside("model")
     checkpoints_dir = _inside("checkpoints")
     done_file = _inside("done.json")  # written when training, pictures and evaluation have all finished

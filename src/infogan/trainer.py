@@ -32,6 +32,7 @@ from .errors import CheckpointError, Diverged, InfoGANError, Stopped
 from .files import atomic_write
 from .metrics.categorical import categorical_scores
 from .model import InfoGAN
+from .refine import Refinement, refine
 from .run import Run
 from .step import Stepper
 
@@ -236,6 +237,21 @@ class Trainer(Stepper):
             line += "".join(f" {k} {v:.4f}" for k, v in accs.items())
         tqdm.write(line + (f", {row['images_per_s']:.0f} images/s" if "images_per_s" in row else ""))
 
+    def refine_final(self) -> None:
+        """--refine-groups: relabel the saved model's categories by the drawings (refine.py), with
+        its report and a picture of each moved group (a row of its images) in the run folder."""
+        tqdm.write("infogan: relabelling by the drawings (--refine-groups)")
+        settings = Refinement(groups=self.cfg.refine_groups, margin=self.cfg.refine_margin)
+        report = refine(self.final, self.sampler.images, settings, seed=self.cfg.seed)
+        atomic_write(self.folder.refine_file, json.dumps(report, indent=1) + "\n")
+        rows = [self.sampler.images[report["examples"][m["group"]]].cpu() for m in report["moved_groups"]]
+        if rows:
+            width = max(len(r) for r in rows)
+            grid = torch.cat([torch.cat([r, r.new_zeros(width - len(r), *r.shape[1:])]) for r in rows])
+            viz.save_grid(grid.float() / 255, self.folder.refine_png, nrow=width)
+        moves = ", ".join(f"{m['images']} from {m['from']} to {m['to']}" for m in report["moved_groups"])
+        tqdm.write(f"infogan: moved {report['moved_images']} training images" + (f" ({moves})" if moves else ""))
+
     def write_final_pictures(self) -> None:
         frames = sorted(self.folder.samples_dir.glob("*.png"))
         viz.save_gif(frames, self.folder.gif)
@@ -288,6 +304,8 @@ class Trainer(Stepper):
             bar.close()
             self.stats.close()
             self.tb.flush()
+        if self.cfg.refine_groups:
+            self.refine_final()
         self.final.save_pretrained(self.folder.model_dir)
         self.write_final_pictures()
         self.tb.close()
