@@ -365,13 +365,15 @@ def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
              "--overcluster-k", "7", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
              "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
-             "--lr-decay", "0.5", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist)]
+             "--lr-decay", "0.5", "--refine-groups", "4", "--refine-margin", "0", "--no-progress", "--no-eval",
+             "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
     # (names are cut at a length: the rest of the options is in the run's config)
     assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-cover1-qfake0.5-erase6-ferase5-bright1-morph0"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
+    assert run.refine_file.is_file()  # the relabelling ran (and runs again after the resume)
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
     assert main(["train", "--resume", str(run.checkpoints_dir / "checkpoint-000006"), "--outdir", str(tmp_path),
                  *flags[-4:]]) == 0

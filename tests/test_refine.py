@@ -73,10 +73,12 @@ def test_tuning_moves_the_targeted_images_keeps_the_rest_and_touches_only_qs_hea
     cat = slice(0, 3)
     target = torch.full((96,), -1)
     target[:16] = (q_before[:16, cat].argmax(1) + 1) % 3  # another class than Q's, for the group
+    model.requires_grad_(False)  # as the weights' average (--ema), which the saved model is, keeps them
     others = [k for k in model.state_dict() if not k.startswith("D.q_head.")]
     before = {k: v.clone() for k, v in model.state_dict().items()}
     tune_head(model.D.q_head, features, q_before, cat, target, Refinement(epochs=60, batch_size=32, lr=3e-3), seed=0)
     after_features, q_after = trunk_and_q(model.D, images)
+    assert not any(p.requires_grad for p in model.parameters())
     assert torch.equal(after_features, features)
     assert all(torch.equal(model.state_dict()[k], before[k]) for k in others)  # trunk, D's head, G, BN statistics
     assert (q_after[:16, cat].argmax(1) == target[:16]).float().mean() >= 0.9

@@ -122,19 +122,31 @@ def tune_head(q_head: torch.nn.Module, features: torch.Tensor, q_before: torch.T
     soft = q_before[:, cat].softmax(1)
     moved = target >= 0
     soft[moved] = F.one_hot(target[moved], soft.shape[1]).float()
-    device = next(q_head.parameters()).device
-    opt = torch.optim.Adam(q_head.parameters(), lr=settings.lr)
+    params = list(q_head.parameters())
+    device = params[0].device
+    opt = torch.optim.Adam(params, lr=settings.lr)
     g = torch.Generator().manual_seed(seed)
+    frozen = [not p.requires_grad for p in params]  # the weights' average (--ema) keeps no gradients
+    for p in params:
+        p.requires_grad_(True)
     with eval_mode(q_head), torch.enable_grad():
-        for _ in range(settings.epochs):
-            for idx in torch.randperm(len(features), generator=g).split(settings.batch_size):
-                out = q_head(features[idx].to(device))
-                loss = -(soft[idx].to(device) * out[:, cat].log_softmax(1)).sum(1).mean()
-                if keep.any():
-                    loss = loss + F.mse_loss(out[:, keep.to(device)], q_before[idx][:, keep].to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+        try:
+            _tune(q_head, features, q_before, cat, keep, soft, opt, g, settings, device)
+        finally:
+            for p, was_frozen in zip(params, frozen):
+                p.requires_grad_(not was_frozen)
+
+
+def _tune(q_head, features, q_before, cat, keep, soft, opt, g, settings, device) -> None:
+    for _ in range(settings.epochs):
+        for idx in torch.randperm(len(features), generator=g).split(settings.batch_size):
+            out = q_head(features[idx].to(device))
+            loss = -(soft[idx].to(device) * out[:, cat].log_softmax(1)).sum(1).mean()
+            if keep.any():
+                loss = loss + F.mse_loss(out[:, keep.to(device)], q_before[idx][:, keep].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
 
 def refine(model: InfoGAN, images: torch.Tensor, settings: Refinement = Refinement(), seed: int = 0) -> dict:
