@@ -164,7 +164,9 @@ def refine(model: InfoGAN, images: torch.Tensor, settings: Refinement = Refineme
                                       settings.margin, seed, settings.dims)
     if moved:
         tune_head(model.D.q_head, features, q_before, cat, target, settings, seed)
-    after = trunk_and_q(model.D, images)[1][:, cat].argmax(1)
+    with eval_mode(model.D.q_head), torch.no_grad():  # the trunk is untouched: its features stand
+        device = next(model.D.q_head.parameters()).device
+        after = torch.cat([model.D.q_head(f.to(device))[:, cat].argmax(1).cpu() for f in features.split(1000)])
     moved_rows = target >= 0
     return {"code": code.name, "groups": settings.groups, "margin": settings.margin,
             "moved_images": int(moved_rows.sum()), "moved_groups": moved,
