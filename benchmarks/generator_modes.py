@@ -34,11 +34,11 @@ import json
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from infogan import InfoGAN, data
 from infogan.metrics.clustering import cluster_scores
 from infogan.metrics.quality import features, get_classifier, train_classifier
+from infogan.refine import nearest_votes
 
 
 def share(hits) -> float | None:
@@ -72,12 +72,8 @@ def misplaced_sevens(run: str, x_test, y_test) -> np.ndarray:
 
 def pixel_neighbours(p_q: torch.Tensor, x_test, labels, fakes, drawn_with, seven, misplaced, k=10,
                      betas=(0.5, 1.0, 2.0)) -> dict:
-    real = F.normalize(x_test.flatten(1).float() / 255, dim=1)
-    drawn = F.normalize(fakes.flatten(1), dim=1)
-    near = torch.cat([torch.cdist(real[i:i + 1000], drawn).topk(k, largest=False).indices
-                      for i in range(0, len(real), 1000)])
     classes = int(drawn_with.max()) + 1
-    votes = F.one_hot(drawn_with[near], classes).sum(1).double() / k
+    votes = nearest_votes(x_test, fakes, drawn_with, classes, k).double()
     majority = votes.argmax(1).numpy()
     sevens = labels == 7
     repaired = {f"beta_{b}": round(cluster_scores((p_q.clamp_min(1e-12).log() + b * (votes + 0.01).log()).argmax(1).numpy(),

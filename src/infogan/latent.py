@@ -223,14 +223,22 @@ class LatentSpec:
                 parts.append(v.to(z.dtype).reshape(-1, 1))
         return torch.cat(parts, dim=1)
 
-    def split_q(self, q_out: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
-        """Q's raw head output -> per code: (logits, None) for cat, (mean, raw_std or None) for cont."""
+    @property
+    def q_slices(self) -> dict[str, slice]:
+        """Each code's columns of Q's raw head output, in spec order."""
         out, i = {}, 0
         for c in self.codes:
-            part = q_out[:, i : i + c.q_outputs]
+            out[c.name] = slice(i, i + c.q_outputs)
+            i += c.q_outputs
+        return out
+
+    def split_q(self, q_out: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
+        """Q's raw head output -> per code: (logits, None) for cat, (mean, raw_std or None) for cont."""
+        out = {}
+        for c, cols in zip(self.codes, self.q_slices.values()):
+            part = q_out[:, cols]
             if c.kind == "cat":
                 out[c.name] = (part, None)
             else:
                 out[c.name] = (part[:, 0], part[:, 1] if c.learn_std else None)
-            i += c.q_outputs
         return out

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import InfoGAN, to_model_range
-from .nets.common import eval_mode
+from .nets.common import eval_mode, requiring_grad
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,18 @@ def trunk_and_q(D: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000
 def drawing_votes(model: InfoGAN, images: torch.Tensor, code: str, per_code: int, neighbours: int,
                   seed: int) -> torch.Tensor:
     """(N, classes): the share of each real image's `neighbours` nearest drawings (cosine of the
-    pixels) that each category of `code` drew."""
+    pixels) that each category of `code` drew; G draws per_code of each."""
     classes = model.spec.code(code).size
-    drawn = F.normalize(torch.cat([model.generate(per_code, codes={code: c}, seed=seed + c)
-                                   for c in range(classes)]).flatten(1), dim=1)
-    drawn_with = torch.arange(classes).repeat_interleave(per_code)
+    drawings = torch.cat([model.generate(per_code, codes={code: c}, seed=seed + c) for c in range(classes)])
+    return nearest_votes(images, drawings, torch.arange(classes).repeat_interleave(per_code), classes, neighbours)
+
+
+def nearest_votes(images: torch.Tensor, drawings: torch.Tensor, drawn_with: torch.Tensor, classes: int,
+                  neighbours: int) -> torch.Tensor:
+    """(N, classes): for real images (uint8) and drawings in [0, 1] drawn with the categories
+    drawn_with, the share of each image's `neighbours` nearest drawings, by the cosine of their
+    pixels, that each category drew."""
+    drawn = F.normalize(drawings.flatten(1).float(), dim=1)
     votes = []
     for i in range(0, len(images), 1000):
         real = F.normalize(images[i : i + 1000].flatten(1).float() / 255, dim=1)
@@ -122,31 +129,20 @@ def tune_head(q_head: torch.nn.Module, features: torch.Tensor, q_before: torch.T
     soft = q_before[:, cat].softmax(1)
     moved = target >= 0
     soft[moved] = F.one_hot(target[moved], soft.shape[1]).float()
-    params = list(q_head.parameters())
-    device = params[0].device
-    opt = torch.optim.Adam(params, lr=settings.lr)
+    device = next(q_head.parameters()).device
+    opt = torch.optim.Adam(q_head.parameters(), lr=settings.lr)
     g = torch.Generator().manual_seed(seed)
-    frozen = [not p.requires_grad for p in params]  # the weights' average (--ema) keeps no gradients
-    for p in params:
-        p.requires_grad_(True)
-    with eval_mode(q_head), torch.enable_grad():
-        try:
-            _tune(q_head, features, q_before, cat, keep, soft, opt, g, settings, device)
-        finally:
-            for p, was_frozen in zip(params, frozen):
-                p.requires_grad_(not was_frozen)
-
-
-def _tune(q_head, features, q_before, cat, keep, soft, opt, g, settings, device) -> None:
-    for _ in range(settings.epochs):
-        for idx in torch.randperm(len(features), generator=g).split(settings.batch_size):
-            out = q_head(features[idx].to(device))
-            loss = -(soft[idx].to(device) * out[:, cat].log_softmax(1)).sum(1).mean()
-            if keep.any():
-                loss = loss + F.mse_loss(out[:, keep.to(device)], q_before[idx][:, keep].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    # (the weights' average, --ema, which a run saves, keeps its parameters without gradients)
+    with eval_mode(q_head), requiring_grad(q_head, True), torch.enable_grad():
+        for _ in range(settings.epochs):
+            for idx in torch.randperm(len(features), generator=g).split(settings.batch_size):
+                out = q_head(features[idx].to(device))
+                loss = -(soft[idx].to(device) * out[:, cat].log_softmax(1)).sum(1).mean()
+                if keep.any():
+                    loss = loss + F.mse_loss(out[:, keep.to(device)], q_before[idx][:, keep].to(device))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
 
 
 def refine(model: InfoGAN, images: torch.Tensor, settings: Refinement = Refinement(), seed: int = 0) -> dict:
@@ -155,8 +151,7 @@ def refine(model: InfoGAN, images: torch.Tensor, settings: Refinement = Refineme
     if not model.spec.categorical:
         return {"moved_groups": [], "moved_images": 0}
     code = model.spec.categorical[0]
-    start = sum(c.q_outputs for c in model.spec.codes[: model.spec.codes.index(code)])
-    cat = slice(start, start + code.size)
+    cat = model.spec.q_slices[code.name]
     images = images.cpu()
     features, q_before = trunk_and_q(model.D, images)
     votes = drawing_votes(model, images, code.name, settings.per_code, settings.neighbours, seed)

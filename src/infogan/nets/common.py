@@ -70,20 +70,25 @@ def eval_mode(net: nn.Module):
 
 
 @contextlib.contextmanager
+def requiring_grad(net: nn.Module, flag: bool):
+    """net's parameters with requires_grad = flag inside the block, then as they were."""
+    changed = [p for p in net.parameters() if p.requires_grad != flag]
+    for p in changed:
+        p.requires_grad_(flag)
+    try:
+        yield net
+    finally:
+        for p in changed:
+            p.requires_grad_(not flag)
+
+
 def frozen(net: nn.Module):
     """net's parameters without requires_grad inside the block, then as they were. A pass that
     only trains another net (G's phase through D) then records no graph for net's weights, and
     a compiled part of net (the capsule routing) is compiled without their gradients: autograd
     skips what `backward(inputs=...)` does not need in eager code, but a compiled backward is one
     node that computes them all."""
-    trainable = [p for p in net.parameters() if p.requires_grad]
-    for p in trainable:
-        p.requires_grad_(False)
-    try:
-        yield net
-    finally:
-        for p in trainable:
-            p.requires_grad_(True)
+    return requiring_grad(net, False)
 
 
 @contextlib.contextmanager
