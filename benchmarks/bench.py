@@ -219,6 +219,7 @@ def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repea
         "options": {k: getattr(cfg, k) for k in ("adam", "channels_last", "compile", "compile_routing", "amp",
                                                  "keep_memory", "cuda_graph", "tf32", "invariance",
                                                  *TEXTBOOK_LACKS)},
+        "amp_used": speed.amp_mode(cfg, device),
         "images_per_second": round(ips, 1),
         "reference_images_per_second": round(batch_size / step_s["reference"], 1) if "reference" in step_s else None,
         "speedup": round(step_s["reference"] / step_s["ours"], 3) if "reference" in step_s else None,

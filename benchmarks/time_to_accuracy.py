@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from infogan import data
+from infogan import data, speed
 from infogan_benchmarks.bench import matmul_peak
 from infogan.cli._common import add_options, given_options
 from infogan.config import resolve
@@ -73,6 +73,7 @@ def main(argv=None) -> int:
                       "batch_size": cfg.batch_size, "target": args.target, "seed": cfg.seed,
                       "threads": torch.get_num_threads(),
                       "options": {k: getattr(cfg, k) for k in ("compile", "amp", "channels_last", "cuda_graph", "tf32")},
+                      "amp_used": speed.amp_mode(cfg, device),
                       "seconds_to_target": reached["seconds"] if reached else None,
                       "steps_to_target": reached["step"] if reached else None,
                       "images_per_second": round(step * cfg.batch_size / trained_s, 1) if trained_s else None,

@@ -38,6 +38,18 @@ def test_train_writes_the_whole_run_folder(fake_mnist, tmp_path, capsys):
         (run / "checkpoints" / "checkpoint-000008").is_dir()
 
 
+@pytest.mark.parametrize("has_units", [True, False])
+def test_amp_auto_records_what_it_chose(fake_mnist, tmp_path, capsys, monkeypatch, has_units):
+    from infogan import speed
+
+    monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: has_units)
+    assert train(fake_mnist, tmp_path, "--max-steps", "2", "--no-eval", "--amp", "auto", "--device", "cpu") == 0
+    cfg = json.loads((tmp_path / "00000-tiny" / "config.json").read_text())
+    chosen = "bf16" if has_units else "off"
+    assert (cfg["amp"], cfg["amp_used"]) == ("auto", chosen)
+    assert f"--amp auto: {chosen} on this cpu" in capsys.readouterr().out
+
+
 def test_resume_latest_ends_with_the_same_weights(fake_mnist, tmp_path):
     # --invariance: the transformations' random draws must resume exactly too
     assert train(fake_mnist, tmp_path / "a", "--max-steps", "10", "--no-eval", "--invariance", "1") == 0

@@ -170,7 +170,26 @@ def test_compile_on_cuda_is_refused_before_anything_runs(mode):
 def test_every_amp_mode_has_a_dtype():
     from infogan import config
 
-    assert set(speed.AMP_DTYPES) == set(config.AMP_MODES)
+    assert set(speed.AMP_DTYPES) == set(config.AMP_MODES) - {"auto"}
+
+
+@pytest.mark.parametrize("has_units", [True, False])
+def test_amp_auto_is_bf16_on_a_cpu_with_bf16_units_and_off_elsewhere(monkeypatch, has_units):
+    monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: has_units)
+    cfg = dataclasses.replace(resolve("tiny"), amp="auto")
+    assert speed.amp_mode(cfg, torch.device("cpu")) == ("bf16" if has_units else "off")
+    assert speed.amp_dtype(cfg, torch.device("cpu")) == (torch.bfloat16 if has_units else None)
+    assert speed.amp_mode(cfg, torch.device("cuda")) == "off"
+    for fixed in ("off", "bf16"):  # an explicit choice is kept on every device
+        assert speed.amp_mode(dataclasses.replace(cfg, amp=fixed), torch.device("cuda")) == fixed
+    assert speed.bf16_hint(cfg, torch.device("cpu")) is None  # auto already decides
+
+
+def test_amp_auto_steps_as_the_mode_it_chose(monkeypatch):
+    monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: True)
+    auto, bf16 = _run(amp="auto"), _run(amp="bf16")
+    for a, b in zip(auto[0], bf16[0]):  # the same losses, step for step
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("field,value", [("compile", "fast"), ("amp", "fp8")])
@@ -222,7 +241,7 @@ def test_keep_memory_stops_the_per_step_page_faults():
 def test_bf16_hint_only_where_the_cpu_has_bf16_units_and_amp_is_off(monkeypatch):
     cfg, cpu = resolve("tiny"), torch.device("cpu")
     monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: True)
-    assert "--amp bf16" in speed.bf16_hint(cfg, cpu)
+    assert "--amp auto" in speed.bf16_hint(cfg, cpu)
     assert speed.bf16_hint(dataclasses.replace(cfg, amp="bf16"), cpu) is None
     assert speed.bf16_hint(cfg, torch.device("cuda")) is None
     monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: False)

@@ -21,7 +21,7 @@ from .latent import LatentSpec
 
 # the speed options' allowed values (speed.py applies them)
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
-AMP_MODES = ("off", "bf16")
+AMP_MODES = ("off", "bf16", "auto")
 ADAM_KERNELS = ("fused", "foreach", "loop")
 RESUMABLE_GROUPS = ("length", "speed", "run")
 
@@ -143,7 +143,8 @@ class TrainConfig:
     compile: str = option("off", "torch.compile G and D (CPU only)", "speed", choices=COMPILE_MODES)
     compile_routing: bool = option(True, "CPU: torch.compile the capsule D/Q's routing (arch caps, capsnet; "
                                          "eager if compiling fails; --compile compiles all of D instead)", "speed")
-    amp: str = option("off", "autocast the forward passes; losses stay float32", "speed", choices=AMP_MODES)
+    amp: str = option("off", "autocast the forward passes in bfloat16; losses stay float32 (auto: on a CPU with "
+                               "bfloat16 units, off elsewhere)", "speed", choices=AMP_MODES)
     keep_memory: bool = option(True, "CPU: keep freed memory in the process instead of faulting it in again "
                                      "each step (changes no number)", "speed")
     tf32: bool = option(True, "CUDA: float32 matrix products and convolutions in TF32 on the tensor cores", "speed")
@@ -207,8 +208,10 @@ PRESETS: dict[str, Preset] = {
     "mnist": Preset("the default: paper MNIST networks and codes (z62 + Cat(10) + 2 x U(-1,1), learned std) "
                     "+ the categorical code's invariance term, Q's consistency on real images, "
                     "the weights' average and a final learning-rate decay; 3 epochs; then relabelling "
-                    "by the drawings (--refine-groups 50)",
-                    dict(dataset="mnist", latent="z62,cat10,cont2", **TOWARD_SUPERVISED, refine_groups=50)),
+                    "by the drawings (--refine-groups 50); bfloat16 forward passes on a CPU with "
+                    "bfloat16 units (--amp auto)",
+                    dict(dataset="mnist", latent="z62,cat10,cont2", **TOWARD_SUPERVISED, refine_groups=50,
+                         amp="auto")),
     "mnist-paper": Preset("as the official code: uniform noise, fixed-std continuous codes, batch 128, ~5k steps",
                           dict(dataset="mnist", latent="z62:uniform,cat10,cont2:fixed", batch_size=128, epochs=12)),
     "fashion-mnist": Preset("the mnist preset's networks, codes and objective on Fashion-MNIST, the transformed "

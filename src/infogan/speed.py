@@ -5,7 +5,8 @@
                  (cfg.compile; CPU only, refused on CUDA)
   compile_routing  CPU: torch.compile of the capsule D/Q's routing alone (cfg.compile_routing;
                  on by default: its elementwise work is memory-bound, and fused it is faster)
-  amp            autocast of the forward passes: off | bf16 (cfg.amp); losses stay float32
+  amp            autocast of the forward passes: off | bf16 | auto (cfg.amp; auto: bf16 on a CPU
+                 with bfloat16 units, off elsewhere); losses stay float32
   keep_memory    CPU: glibc keeps freed memory in the process for the next step (cfg.keep_memory)
   tf32           CUDA: float32 matrix products and cuDNN's convolutions in TF32 on the tensor
                  cores (cfg.tf32; set_tf32); off, both are float32
@@ -14,8 +15,9 @@
 
 Defaults are what measured fastest (README, "Speed"): on 2 CPU cores compile was slower and
 channels-last no faster, so those default to off; bf16 was no faster on a CPU without bf16
-units and 1.4-1.8x faster on one with AVX512-BF16, where it draws other trajectories (as any
-change of kernels does) with the same accuracy over six seeds, so it stays an opt-in;
+units, 1.4-1.8x faster on one with AVX512-BF16 and 1.8-1.9x on an AMX Xeon, where it draws
+other trajectories (as any change of kernels does); the mnist preset's --amp auto turns it on
+where the CPU has the units (measured over ten seeds there), the other presets leave it off;
 keep_memory is on, and so is compile_routing (the capsule step 8% faster on one thread, 3-13%
 on two). On an H200 the whole-step CUDA graph made the step 7.6x faster than
 eager and TF32 another 1.23x, with time to 95% accuracy unchanged, so both are on; bf16
@@ -42,7 +44,7 @@ from .optim import make_capturable
 CUDA_COMPILE_REFUSED = ("--compile {mode} does not work on CUDA for this training step (torch.compile fails in "
                         "its backward pass); the whole-step CUDA graph (--cuda-graph, on by default) is the "
                         "fast path on GPUs")
-AMP_DTYPES = {"off": None, "bf16": torch.bfloat16}  # one entry per config.AMP_MODES
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16}  # one entry per config.AMP_MODES but auto
 
 
 def apply(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> None:
@@ -111,21 +113,29 @@ def _mallopt():
 
 
 def bf16_hint(cfg: TrainConfig, device: torch.device) -> str | None:
-    """A line suggesting --amp bf16 where it pays and is off: a CPU with bfloat16 units
-    (AVX512-BF16 or AMX), where it trained MNIST 1.4-1.8x faster with the same accuracy over
-    six seeds (README). Not turned on by itself: it draws other trajectories than float32."""
+    """A line suggesting --amp auto where it pays and is off: a CPU with bfloat16 units
+    (AVX512-BF16 or AMX), where it trained MNIST 1.4-1.9x faster (README, Speed)."""
     if cfg.amp != "off" or device.type != "cpu" or not cpu_has_bf16_units():
         return None
-    return ("infogan: this CPU has bfloat16 units; --amp bf16 trains about 1.4-1.8x faster on one such CPU "
-            "(an AMD EPYC with AVX512-BF16; README, Speed)")
+    return ("infogan: this CPU has bfloat16 units; --amp auto (or bf16) trains about 1.4-1.9x faster here "
+            "(README, Speed)")
+
+
+def amp_mode(cfg: TrainConfig, device: torch.device) -> str:
+    """cfg.amp with auto decided for device: bf16 on a CPU with bfloat16 units, where it pays
+    (1.8-1.9x on an AMX Xeon, 1.4-1.8x on an AVX512-BF16 EPYC), off elsewhere: a CPU without
+    them emulates it no faster, and on a GPU TF32 was the faster of the two (README, Speed)."""
+    if cfg.amp != "auto":
+        return cfg.amp
+    return "bf16" if device.type == "cpu" and cpu_has_bf16_units() else "off"
 
 
 def cpu_has_bf16_units() -> bool:
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
-def amp_dtype(cfg: TrainConfig) -> torch.dtype | None:
-    return AMP_DTYPES[cfg.amp]
+def amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    return AMP_DTYPES[amp_mode(cfg, device)]
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

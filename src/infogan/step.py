@@ -352,7 +352,7 @@ class Stepper:
         if cfg.mimic is not None and not (can_mimic(self.model) and [c.kind for c in self.model.spec.codes] == ["cat"]):
             raise InfoGANError("--mimic needs InfoCapsGAN's capsule D and G (preset infocapsgan, or --arch caps "
                                "--g-arch caps) and a latent of noise and one categorical code")
-        self.amp_dtype = speed.amp_dtype(cfg)
+        self.amp_dtype = speed.amp_dtype(cfg, self.device)
         self.terms = Terms.of(cfg)
         self.graph, self.graph_mode = None, (False, False, True)
         self.make_graph()

@@ -34,7 +34,7 @@ from .metrics.categorical import categorical_scores
 from .model import InfoGAN
 from .refine import Refinement, refine
 from .run import Run
-from .step import Stepper
+from .step import Stepper, pick_device
 
 
 class Trainer(Stepper):
@@ -392,7 +392,8 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
             folder = Run(distributed.share(Run.create(cfg.outdir, cfg).path if group.main else None, group))
         if not group.main:
             return _train(cfg, folder, ckpt, progress, group)
-        folder.write_config(cfg, processes=group.world)  # first: a restart finds this run by it
+        # first: a restart finds this run by it; amp_used: what --amp auto chose on this machine
+        folder.write_config(cfg, processes=group.world, amp_used=speed.amp_mode(cfg, pick_device(cfg.device)))
         folder.done_file.unlink(missing_ok=True)
         with folder.logging():
             _train(cfg, folder, ckpt, progress, group)
@@ -421,6 +422,8 @@ def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, gro
         raise InfoGANError(f"cannot resume from {ckpt}: {e}") from None
     if group.main and (hint := speed.bf16_hint(cfg, trainer.device)):
         print(hint)
+    if group.main and cfg.amp == "auto":
+        print(f"infogan: --amp auto: {speed.amp_mode(cfg, trainer.device)} on this {trainer.device.type}")
     model = trainer.run(progress=progress)
     # every rank is past its last collective before any leaves the group: a rank that tore its
     # gloo connections down while another still held them was seen to abort (SIGABRT) on exit
