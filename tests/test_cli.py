@@ -147,6 +147,7 @@ def test_train_suggests_bf16_on_a_cpu_with_bf16_units(fake_mnist, tmp_path, caps
     from infogan import speed
     monkeypatch.setattr(speed, "cpu_has_bf16_units", lambda: True)
     assert train(fake_mnist, tmp_path / "a", "--max-steps", "2", "--device", "cpu", "--no-eval") == 0
-    assert "--amp bf16 trains about" in capsys.readouterr().out
-    assert train(fake_mnist, tmp_path / "b", "--max-steps", "2", "--device", "cpu", "--no-eval", "--amp", "bf16") == 0
-    assert "--amp bf16 trains about" not in capsys.readouterr().out
+    assert "--amp auto (or bf16) trains about" in capsys.readouterr().out
+    for amp in ("bf16", "auto"):
+        assert train(fake_mnist, tmp_path / amp, "--max-steps", "2", "--device", "cpu", "--no-eval", "--amp", amp) == 0
+        assert "trains about" not in capsys.readouterr().out
