@@ -329,3 +329,37 @@ def test_generator_modes_describes_each_code_and_the_sevens(tmp_path, fake_mnist
         r["placed_sevens"]["count"]
     assert r["reference_misplaced_sevens"]["count"] == r["q_sevens_outside"]  # itself as the reference
     assert 0 <= r["fresh_on_fakes_accuracy"] <= 1 and 0 <= r["pixels"]["accuracy_of_the_10_nearest_drawings_vote"] <= 1
+
+
+def test_neighbour_probe_finds_neighbours_and_its_stage_learns_a_toy_split(tmp_path, fake_mnist, capsys):
+    from infogan import InfoGAN
+    from infogan.metrics.clustering import cluster_scores
+
+    probe = _load("neighbour_probe")
+    # cosine neighbours: itself left out when asked, the nearest by angle, not by length
+    f = torch.tensor([[1.0, 0], [10, 1], [0, 1], [1, 0.01]])
+    assert probe.nearest_to(f, f, 1, exclude_self=True).tolist() == [[3], [3], [1], [0]]
+    assert probe.nearest_to(f[:1], f, 1).tolist() == [[0]]
+    # the stage: two clusters of features whose neighbours lie in their own cluster; Q's head,
+    # untrained, is taught to agree with the neighbours and comes to split the two clusters
+    torch.manual_seed(0)
+    model = InfoGAN("z8,cat2,cont1", width=0.125)
+    width = model.D.q_head[0].in_features
+    side = torch.randn(width)
+    feats = torch.cat([side + 0.3 * torch.randn(200, width), -side + 0.3 * torch.randn(200, width)])
+    truth = torch.arange(400) // 200
+    near = probe.nearest_to(feats, feats, 5, exclude_self=True)
+    assert (truth[near] == truth[:, None]).all()
+    cols = model.spec.q_slices["c1"]
+    head = probe.neighbour_stage(model.D, feats, near, cols, steps=200, batch=64, lr=1e-2, entropy_weight=2.0, seed=0)
+    with torch.no_grad():
+        pred = probe.cat_logits(head, feats, cols).argmax(1)
+    assert cluster_scores(pred.numpy(), truth.numpy(), 2)["accuracy"] == 1.0
+    assert all(p.grad is None for p in model.D.parameters())  # the model itself is not touched
+    # end to end on a tiny model: one JSON line per run with every figure in [0, 1]
+    model.save_pretrained(tmp_path / "model")
+    assert probe.main([str(tmp_path / "model"), "--dataset", "mnist", "--data-dir", str(fake_mnist),
+                       "--neighbours", "3", "--steps", "5", "--batch", "8", "--entropy-weights", "2", "--threads", "1"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert all(0 <= r[key] <= 1 for key in ("neighbour_purity", "q_accuracy", "after_entropy2",
+                                              "kmeans_trunk_accuracy", "knn20_labelled_accuracy"))
