@@ -77,13 +77,22 @@ def nearest_votes(images: torch.Tensor, drawings: torch.Tensor, drawn_with: torc
     """(N, classes): for real images (uint8) and drawings in [0, 1] drawn with the categories
     drawn_with, the share of each image's `neighbours` nearest drawings, by the cosine of their
     pixels, that each category drew."""
-    drawn = F.normalize(drawings.flatten(1).float(), dim=1)
-    votes = []
-    for i in range(0, len(images), 1000):
-        real = F.normalize(images[i : i + 1000].flatten(1).float() / 255, dim=1)
-        near = (real @ drawn.T).topk(neighbours, dim=1).indices
-        votes.append(F.one_hot(drawn_with[near], classes).sum(1).float() / neighbours)
-    return torch.cat(votes)
+    near = cosine_nearest(images.flatten(1).float() / 255, drawings.flatten(1).float(), neighbours)
+    return F.one_hot(drawn_with[near], classes).sum(1).float() / neighbours
+
+
+def cosine_nearest(queries: torch.Tensor, pool: torch.Tensor, k: int, exclude_self: bool = False,
+                   chunk: int = 1000) -> torch.Tensor:
+    """(len(queries), k): the indices of each query row's k nearest pool rows by cosine, chunk
+    rows at a time; exclude_self (queries are the pool) leaves each row itself out."""
+    pool = F.normalize(pool, dim=1)
+    out = []
+    for i in range(0, len(queries), chunk):
+        sim = F.normalize(queries[i : i + chunk], dim=1) @ pool.T
+        if exclude_self:
+            sim[torch.arange(len(sim)), torch.arange(i, i + len(sim))] = -2
+        out.append(sim.topk(k, dim=1).indices)
+    return torch.cat(out)
 
 
 def relabel(probs: torch.Tensor, votes: torch.Tensor, features: torch.Tensor, groups: int, margin: float,
