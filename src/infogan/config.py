@@ -27,7 +27,7 @@ RESUMABLE_GROUPS = ("length", "speed", "run")
 
 
 # the terms that have Q (or its trunk) read real images and their transformed copies
-REAL_IMAGE_TERMS = ("consistency", "self_label", "balance", "overcluster")
+REAL_IMAGE_TERMS = ("consistency", "self_label", "balance", "overcluster", "contrast")
 
 
 def flag_list(names: tuple[str, ...], last: str = "or") -> str:
@@ -82,6 +82,12 @@ class TrainConfig:
                                 "objective", in_name="over")
     overcluster_k: int = option(50, "classes of the --overcluster head (more than the data has)", "objective",
                                 in_name="overk")
+    contrast: float = option(0.0, "weight of an instance-contrastive term on D's trunk: each real image's features "
+                                  "must be nearer its transformed copy's than the batch's other images' (SimCLR's "
+                                  "NT-Xent on [x, T(x)]; trains the shared features only; 0 = off)", "objective",
+                             in_name="ctr")
+    contrast_temperature: float = option(0.5, "the temperature of --contrast's softmax over cosine similarities",
+                                         "objective", in_name="ctrt")
     cover: float = option(0.0, "weight of a pull that makes G draw every real image: each real image's nearest "
                                "drawing of the batch (--cover-space) is drawn toward it (IMLE; 0 = off)",
                           "objective", in_name="cover")
@@ -307,6 +313,7 @@ def validate(cfg: TrainConfig) -> None:
          f"{flag_list(REAL_IMAGE_TERMS, 'and')} must be >= 0"),
         (cfg.overcluster_k >= 2, "--overcluster-k must be >= 2"),
         (cfg.cover >= 0, "--cover must be >= 0"),
+        (cfg.contrast_temperature > 0, "--contrast-temperature must be > 0"),
         (cfg.refine_groups == 0 or cfg.refine_groups >= 2, "--refine-groups must be 0 (off) or >= 2"),
         (0 <= cfg.refine_margin < 1, "--refine-margin must be in [0, 1)"),
         (0 <= cfg.q_fakes <= 1, "--q-fakes must be in [0, 1]"),

@@ -91,6 +91,18 @@ def overcluster_loss(logits_x: torch.Tensor, logits_tx: torch.Tensor) -> torch.T
     return -paired_mutual_information(logits_x.float(), logits_tx.float())
 
 
+def instance_contrast_loss(features_x: torch.Tensor, features_tx: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's NT-Xent (Chen et al. 2020) on D's trunk features of real images x and of their
+    transformed copies T(x): each of the 2B views must pick its partner among the other 2B - 1 by
+    cosine similarity / temperature. It asks the features to tell images apart by what T keeps,
+    so two images that only differ by what T changes (brightness, a small shift) come together."""
+    f = F.normalize(torch.cat([features_x, features_tx]).float(), dim=1)
+    B = len(features_x)
+    sim = (f @ f.T / temperature).fill_diagonal_(float("-inf"))  # a view is not its own partner
+    partner = torch.cat([torch.arange(B, 2 * B), torch.arange(B)]).to(f.device)
+    return F.cross_entropy(sim, partner)
+
+
 def paired_mutual_information(logits_x: torch.Tensor, logits_tx: torch.Tensor) -> torch.Tensor:
     """I(y; y') of the (K, K) joint P(y, y'): the batch's mean of softmax(logits_x)^T softmax(logits_tx),
     symmetrised (IIC, Ji et al. 2019)."""

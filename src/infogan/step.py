@@ -23,8 +23,8 @@ from .augment import apply as apply_augmentation
 from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
 from .errors import InfoGANError
-from .losses import (balance_loss, consistency_loss, cover_loss, d_loss, g_loss, info_loss, invariance_loss, mi_bounds,
-                     overcluster_loss, self_label_loss, weighted_nll)
+from .losses import (balance_loss, consistency_loss, cover_loss, d_loss, g_loss, info_loss, instance_contrast_loss,
+                     invariance_loss, mi_bounds, overcluster_loss, self_label_loss, weighted_nll)
 from .model import InfoGAN, to_model_range
 from .nets import Discriminator, frozen, init_weights, split_batches
 from .nets.caps import can_mimic, redraw
@@ -83,6 +83,8 @@ class Terms:
     self_label_threshold: float = 0.95
     balance: float = 0.0
     overcluster: float = 0.0
+    contrast: float = 0.0
+    contrast_temperature: float = 0.5
     cover: float = 0.0
     cover_space: str = "trunk"
     cr: float = 0.0
@@ -134,7 +136,8 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     on Q's confident classes of x as targets for T(x), weight terms.balance on the evenness of
     Q's classes over [x, T(x)] (losses.py); they train Q and the trunk. parts.over (with
     --overcluster) reads the trunk's features of [x, T(x)] with its own classes: weight
-    terms.overcluster on their IIC term, which trains that head and the trunk. terms.q_fakes
+    terms.overcluster on their IIC term, which trains that head and the trunk. terms.contrast weighs
+    the NT-Xent term between the trunk's features of x and of T(x), which trains the trunk. terms.q_fakes
     weighs the categorical codes' information and invariance losses in D's phase only.
     terms.cover adds, in G's phase, cover_loss between the real images' trunk features (from
     D's phase, before D's update) and the fakes' (through the updated D), or (cover_space
@@ -167,12 +170,13 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
         real = [x_real] + ([apply_augmentation(x_real, *real_aug)] if real_aug is not None else [])
         chunks = real + [x_fake.detach()] + ([x_aug.detach()] if aug is not None else [])
         over_on = parts.over is not None and real_aug is not None
+        contrast_on = terms.contrast > 0 and real_aug is not None
         cover_on = terms.cover > 0
         trunk_cover = cover_on and terms.cover_space == "trunk"
         with split_batches(model.D, len(chunks)):
             logits, q_all, *trunk = d_net(torch.cat(chunks), q_from=0 if real_aug is not None else B,
                                           q_groups=1 + (real_aug is not None),
-                                          **({"features": True} if over_on or trunk_cover else {}))
+                                          **({"features": True} if over_on or contrast_on or trunk_cover else {}))
         real_features = trunk[0][:B].detach() if trunk_cover else None
         over_logits = parts.over(trunk[0][: 2 * B]) if over_on else None  # (2B, K): the real images and their copies
         logit_real, logit_fake = logits[:B], logits[len(real) * B : (len(real) + 1) * B]
@@ -196,6 +200,10 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     if over_logits is not None:
         real_losses["loss_overcluster"] = overcluster_loss(over_logits[:B], over_logits[B:])
         total_d = total_d + terms.overcluster * real_losses["loss_overcluster"]
+    if contrast_on:
+        real_losses["loss_contrast"] = instance_contrast_loss(trunk[0][:B], trunk[0][B : 2 * B],
+                                                              terms.contrast_temperature)
+        total_d = total_d + terms.contrast * real_losses["loss_contrast"]
     bad_d = ~torch.isfinite(total_d)  # a non-finite loss skips the update (see Trainer: --on-nan)
     opt_d.zero_grad(set_to_none=True)
     if over_logits is not None:
@@ -338,6 +346,9 @@ class Stepper:
         self.over = self.opt_over = None
         if cfg.overcluster > 0 and reads_real_images(cfg, self.model):
             self.over, self.opt_over = overcluster_head(self.model, cfg, self.device)
+        if cfg.contrast > 0 and not isinstance(self.model.D, Discriminator):
+            raise InfoGANError(f"--contrast compares D's trunk features; the {cfg.arch} networks' D has no single "
+                               "feature vector (use --arch mnist, dcgan or sprites)")
         if cfg.cover > 0 and cfg.cover_space == "trunk" and not isinstance(self.model.D, Discriminator):
             raise InfoGANError(f"--cover compares D's trunk features; the {cfg.arch} networks' D has no single "
                                "feature vector (use --arch mnist, dcgan or sprites)")
