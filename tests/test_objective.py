@@ -1,5 +1,5 @@
 """The terms beyond the paper's objective: Q's consistency, self-labelling and balance on real images,
-the overclustering head on D's trunk, G's cover of the real images,
+the overclustering head and the instance-contrastive term on D's trunk, G's cover of the real images,
 erasing part of the transformed copies Q reads, the weights' moving average and the learning-rate
 schedule. Each reaches what it should and nothing else, is zero where it should be, and resumes
 exactly."""
@@ -18,7 +18,8 @@ from infogan.cli import main
 from infogan.config import resolve
 from infogan.ema import EMA
 from infogan.errors import InfoGANError
-from infogan.losses import balance_loss, consistency_loss, cover_loss, overcluster_loss, self_label_loss
+from infogan.losses import (balance_loss, consistency_loss, cover_loss, instance_contrast_loss, overcluster_loss,
+                            self_label_loss)
 from infogan.optim import lr_factor
 from infogan.run import Run
 from infogan.step import Stepper, draw_step_inputs, overcluster_head
@@ -126,6 +127,51 @@ def test_the_overclustering_head_trains_the_trunk_and_itself_only():
                                         *model.G.parameters()])
     with pytest.raises(InfoGANError, match="--overcluster reads D's trunk features; the caps networks"):
         overcluster_head(InfoGAN("z8,cat10", arch="caps", width=0.125), cfg, torch.device("cpu"))
+
+
+def test_instance_contrast_known_answers():
+    # each image's copy is its own direction: at a low temperature every view finds its partner
+    eye = torch.eye(8)
+    assert instance_contrast_loss(eye[:4], eye[:4], temperature=0.05).item() == pytest.approx(0, abs=1e-6)
+    # features that say nothing: every other view is as likely, loss log(2B - 1)
+    same = torch.ones(4, 3)
+    assert instance_contrast_loss(same, same, temperature=0.5).item() == pytest.approx(math.log(7), abs=1e-5)
+    # the partner at cosine 1, the others at cosine 0: -log(e^(1/t) / (e^(1/t) + 2B - 2)); lengths do not count
+    t = 0.5
+    expected = -math.log(math.exp(1 / t) / (math.exp(1 / t) + 6))
+    assert instance_contrast_loss(eye[:4], 3 * eye[:4], temperature=t).item() == pytest.approx(expected, abs=1e-5)
+    # a copy nearer another image than its own is worse than no information
+    assert instance_contrast_loss(eye[:4], eye[:4].roll(1, 0), temperature=0.5).item() > math.log(7)
+
+
+def test_the_contrastive_term_trains_the_trunk_only():
+    torch.manual_seed(0)
+    model = InfoGAN("z8,cat10,cont2", width=0.125)
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    theta, morph = Augmentation().sample(16, 28, torch.Generator().manual_seed(1))
+    _, _, features = model.D(torch.cat([x, apply_augmentation(x, theta, morph)]), q_groups=2, features=True)
+    instance_contrast_loss(features[:16], features[16:], temperature=0.5).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.D.trunk.parameters() if p.requires_grad)
+    assert all(p.grad is None for p in [*model.D.q_head.parameters(), *model.D.d_head.parameters(),
+                                        *model.G.parameters()])
+
+
+def test_contrast_in_the_step_is_zero_when_off_and_needs_a_trunk():
+    plain, on = _stepper(consistency=1.0), _stepper(consistency=1.0, contrast=1.0)
+    out = on.step_once(0)
+    assert "loss_contrast" in out and out["loss_contrast"] > 0 and "loss_contrast" not in plain.step_once(0)
+    assert not all(torch.equal(a, b) for a, b in zip(on.model.D.trunk.state_dict().values(),
+                                                        plain.model.D.trunk.state_dict().values()))
+    alone = _stepper(contrast=1.0)  # the term alone has the trunk read real images and their copies
+    assert "loss_contrast" in alone.step_once(0)
+    zero = _stepper(consistency=1.0, contrast=0.0)
+    zero.step_once(0)
+    for a, b in zip(zero.model.state_dict().values(), plain.model.state_dict().values()):
+        assert torch.equal(a, b)  # 0 is the plain step, draw for draw
+    with pytest.raises(InfoGANError, match="--contrast compares D's trunk features; the caps networks"):
+        _stepper(contrast=1.0, arch="caps", latent="z8,cat10", g_arch="family")
+    with pytest.raises(InfoGANError, match="--contrast-temperature must be > 0"):
+        resolve("tiny", {"contrast": 1.0, "contrast_temperature": 0.0})
 
 
 def test_cover_is_each_real_images_squared_distance_to_its_nearest_drawing_and_pulls_only_that_drawing():
@@ -296,7 +342,7 @@ def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"overcluster": -1.0}, "--consistency, --self-label, --balance and --overcluster must be >= 0"),
+    ({"overcluster": -1.0}, "--consistency, --self-label, --balance, --overcluster and --contrast must be >= 0"),
     ({"overcluster": 1.0, "overcluster_k": 1}, "--overcluster-k must be >= 2"),
     ({"flip": 0.5, "invariance": 0.0}, "--flip mirrors the transformed copies"),
     ({"flip": 1.5}, "--morph and --flip must be in"),
@@ -363,7 +409,7 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
-             "--overcluster-k", "7", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
+             "--overcluster-k", "7", "--contrast", "1", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
              "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--refine-groups", "4", "--refine-margin", "0", "--no-progress", "--no-eval",
              "--data-dir", str(fake_mnist)]
@@ -371,7 +417,7 @@ def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
     # (names are cut at a length: the rest of the options is in the run's config)
-    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-cover1-qfake0.5-erase6-ferase5-bright1-morph0"
+    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-ctr1-cover1-qfake0.5-erase6-ferase5-bright1-m"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     assert run.refine_file.is_file()  # the relabelling ran (and runs again after the resume)
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)
