@@ -160,14 +160,12 @@ def test_contrast_in_the_step_is_zero_when_off_and_needs_a_trunk():
     plain, on = _stepper(consistency=1.0), _stepper(consistency=1.0, contrast=1.0)
     out = on.step_once(0)
     assert "loss_contrast" in out and out["loss_contrast"] > 0 and "loss_contrast" not in plain.step_once(0)
-    assert not all(torch.equal(a, b) for a, b in zip(on.model.D.trunk.state_dict().values(),
-                                                        plain.model.D.trunk.state_dict().values()))
+    assert not _same_weights(on.model.D.trunk, plain.model.D.trunk)
     alone = _stepper(contrast=1.0)  # the term alone has the trunk read real images and their copies
     assert "loss_contrast" in alone.step_once(0)
     zero = _stepper(consistency=1.0, contrast=0.0)
     zero.step_once(0)
-    for a, b in zip(zero.model.state_dict().values(), plain.model.state_dict().values()):
-        assert torch.equal(a, b)  # 0 is the plain step, draw for draw
+    assert _same_weights(zero.model, plain.model)  # 0 is the plain step, draw for draw
     with pytest.raises(InfoGANError, match="--contrast compares D's trunk features; the caps networks"):
         _stepper(contrast=1.0, arch="caps", latent="z8,cat10", g_arch="family")
     with pytest.raises(InfoGANError, match="--contrast-temperature must be > 0"):
@@ -192,25 +190,24 @@ def test_cover_trains_g_only_and_leaves_ds_update_as_it_is():
     plain, covered = _stepper(consistency=1.0), _stepper(consistency=1.0, cover=1.0)
     out = covered.step_once(0)
     assert "loss_cover" in out and out["loss_cover"] > 0 and "loss_cover" not in plain.step_once(0)
-    for a, b in zip(covered.model.D.state_dict().values(), plain.model.D.state_dict().values()):
-        assert torch.equal(a, b)  # the term enters G's phase only
-    assert not all(torch.equal(a, b) for a, b in zip(covered.model.G.state_dict().values(),
-                                                        plain.model.G.state_dict().values()))
+    assert _same_weights(covered.model.D, plain.model.D)  # the term enters G's phase only
+    assert not _same_weights(covered.model.G, plain.model.G)
     ink = _stepper(consistency=1.0, cover=1.0, cover_space="pixels")
     assert ink.step_once(0)["loss_cover"] > 0
-    for a, b in zip(ink.model.D.state_dict().values(), plain.model.D.state_dict().values()):
-        assert torch.equal(a, b)
-    assert not all(torch.equal(a, b) for a, b in zip(ink.model.G.state_dict().values(),
-                                                        covered.model.G.state_dict().values()))
+    assert _same_weights(ink.model.D, plain.model.D)
+    assert not _same_weights(ink.model.G, covered.model.G)
     zero = _stepper(consistency=1.0, cover=0.0)
     zero.step_once(0)
-    for a, b in zip(zero.model.state_dict().values(), plain.model.state_dict().values()):
-        assert torch.equal(a, b)  # 0 is the plain step, draw for draw
+    assert _same_weights(zero.model, plain.model)  # 0 is the plain step, draw for draw
     with pytest.raises(InfoGANError, match="--cover compares D's trunk features; the caps networks"):
         _stepper(cover=1.0, arch="caps", latent="z8,cat10", g_arch="family")
     _stepper(cover=1.0, cover_space="pixels", arch="caps", latent="z8,cat10", g_arch="family")  # ink needs no trunk
     with pytest.raises(InfoGANError, match="--cover must be >= 0"):
         resolve("tiny", {"cover": -1.0})
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
 def _stepper(**options):
@@ -239,8 +236,7 @@ def test_the_terms_are_off_by_default_and_change_the_step_when_on():
     # a weight of 0 is the plain step, draw for draw
     same = _stepper(consistency=0.0, self_label=0.0, balance=0.0, overcluster=0.0)
     same.step_once(0)
-    for a, b in zip(same.model.state_dict().values(), plain.model.state_dict().values()):
-        assert torch.equal(a, b)
+    assert _same_weights(same.model, plain.model)
 
 
 def test_q_fakes_weighs_what_d_phase_learns_from_the_fakes_categories_and_never_what_g_learns():
@@ -249,17 +245,14 @@ def test_q_fakes_weighs_what_d_phase_learns_from_the_fakes_categories_and_never_
         stepper.step_once(0)
         return stepper.model
 
-    def same(a, b):
-        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-
     # at 0, D's phase reads no categorical loss on the fakes: the invariance weight (a multiple of
     # those losses) leaves D's update as it is, and still reaches G's (its phase keeps weight 1)
     base, other = after_one_step(q_fakes=0.0), after_one_step(q_fakes=0.0, invariance=3.0)
-    assert same(base.D, other.D) and not same(base.G, other.G)
+    assert _same_weights(base.D, other.D) and not _same_weights(base.G, other.G)
     # above 0 they reach D's phase again, and 1 is the paper's step, draw for draw
-    assert not same(after_one_step(q_fakes=0.5).D, after_one_step(q_fakes=0.5, invariance=3.0).D)
-    assert not same(base.D, after_one_step(q_fakes=0.5).D)
-    assert same(after_one_step(q_fakes=1.0), after_one_step())
+    assert not _same_weights(after_one_step(q_fakes=0.5).D, after_one_step(q_fakes=0.5, invariance=3.0).D)
+    assert not _same_weights(base.D, after_one_step(q_fakes=0.5).D)
+    assert _same_weights(after_one_step(q_fakes=1.0), after_one_step())
 
 
 @pytest.mark.parametrize("options, message", [
@@ -283,7 +276,7 @@ def test_fake_erase_hides_a_square_of_the_transformed_fakes_and_reaches_g_throug
     a, b = _stepper(fake_erase=8), _stepper()
     out_a, out_b = a.step_once(0), b.step_once(0)
     assert not torch.equal(out_a["loss_invariance"], out_b["loss_invariance"])  # Q reads erased copies
-    assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
+    assert not _same_weights(a.model.G, b.model.G)
 
 
 def test_erase_start_trains_the_run_without_erasing_until_its_step_then_erases_both_copies():
@@ -292,8 +285,7 @@ def test_erase_start_trains_the_run_without_erasing_until_its_step_then_erases_b
     assert [late.erasing(s) for s in range(4)] == [False, False, True, True]
     for step in range(2):  # before the start: the run without erasing, draw for draw
         late.step_once(step), plain.step_once(step)
-    for a, b in zip(late.model.state_dict().values(), plain.model.state_dict().values()):
-        assert torch.equal(a, b)
+    assert _same_weights(late.model, plain.model)
     inputs = draw_step_inputs(late.model, late.cfg, late.latent_gen, late.device, erasing=late.erasing(2))
     assert ((inputs["aug"][2][:, 2:] - inputs["aug"][2][:, :2]) == 8).all()
     assert ((inputs["real_aug"][2][:, 2:] - inputs["real_aug"][2][:, :2]) == 6).all()
@@ -317,7 +309,7 @@ def test_brightness_draws_a_gain_per_copy_after_the_rest_and_reaches_g_and_the_r
     a, b = _stepper(brightness=1.0), _stepper()
     out_a, out_b = a.step_once(0), b.step_once(0)
     assert not torch.equal(out_a["loss_invariance"], out_b["loss_invariance"])
-    assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
+    assert not _same_weights(a.model.G, b.model.G)
     c, d = _stepper(brightness=1.0, invariance=0.0, consistency=1.0), _stepper(invariance=0.0, consistency=1.0)
     assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
 
@@ -338,7 +330,7 @@ def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
     assert torch.equal(flipped["z"], plain["z"])
     a, b = _stepper(flip=1.0), _stepper()
     assert not torch.equal(a.step_once(0)["loss_invariance"], b.step_once(0)["loss_invariance"])
-    assert not all(torch.equal(x, y) for x, y in zip(a.model.G.state_dict().values(), b.model.G.state_dict().values()))
+    assert not _same_weights(a.model.G, b.model.G)
 
 
 @pytest.mark.parametrize("options, message", [
