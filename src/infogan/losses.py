@@ -99,7 +99,7 @@ def instance_contrast_loss(features_x: torch.Tensor, features_tx: torch.Tensor, 
     f = F.normalize(torch.cat([features_x, features_tx]).float(), dim=1)
     B = len(features_x)
     sim = (f @ f.T / temperature).fill_diagonal_(float("-inf"))  # a view is not its own partner
-    partner = torch.cat([torch.arange(B, 2 * B), torch.arange(B)]).to(f.device)
+    partner = (torch.arange(2 * B, device=f.device) + B) % (2 * B)  # x_i's is T(x)_i and the reverse
     return F.cross_entropy(sim, partner)
 
 

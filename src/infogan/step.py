@@ -346,12 +346,10 @@ class Stepper:
         self.over = self.opt_over = None
         if cfg.overcluster > 0 and reads_real_images(cfg, self.model):
             self.over, self.opt_over = overcluster_head(self.model, cfg, self.device)
-        if cfg.contrast > 0 and not isinstance(self.model.D, Discriminator):
-            raise InfoGANError(f"--contrast compares D's trunk features; the {cfg.arch} networks' D has no single "
-                               "feature vector (use --arch mnist, dcgan or sprites)")
-        if cfg.cover > 0 and cfg.cover_space == "trunk" and not isinstance(self.model.D, Discriminator):
-            raise InfoGANError(f"--cover compares D's trunk features; the {cfg.arch} networks' D has no single "
-                               "feature vector (use --arch mnist, dcgan or sprites)")
+        if cfg.contrast > 0:
+            require_trunk_features(self.model, "--contrast compares")
+        if cfg.cover > 0 and cfg.cover_space == "trunk":
+            require_trunk_features(self.model, "--cover compares")
         # the weights' moving average (--ema): what is saved and evaluated; None when off
         self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
         # rank 0 draws what a single process draws; the others their own streams
@@ -419,13 +417,19 @@ class Stepper:
         return out
 
 
+def require_trunk_features(model: InfoGAN, what: str) -> None:
+    """A one-line error, "<what> D's trunk features; ...", for a D whose trunk does not end in one
+    feature vector (the capsule Ds): the terms that read the trunk's features need one."""
+    if not isinstance(model.D, Discriminator):
+        raise InfoGANError(f"{what} D's trunk features; the {model.config['arch']} networks' D has no single "
+                           "feature vector to read (use --arch mnist, dcgan or sprites)")
+
+
 def overcluster_head(model: InfoGAN, cfg: TrainConfig, device: torch.device):
     """--overcluster's head, a linear map from D's trunk features to --overcluster-k classes
     (DCGAN init, drawn after the model's), and its Adam with D's settings. Only for a D whose
     trunk ends in one feature vector (nets.common.Discriminator)."""
-    if not isinstance(model.D, Discriminator):
-        raise InfoGANError(f"--overcluster reads D's trunk features; the {model.config['arch']} networks' D has no "
-                           "single feature vector to read (use --arch mnist, dcgan or sprites)")
+    require_trunk_features(model, "--overcluster reads")
     head = torch.nn.Linear(model.D.d_head.in_features, cfg.overcluster_k)
     init_weights(head)
     head = head.to(device).train()
