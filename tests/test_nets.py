@@ -146,3 +146,82 @@ def test_invariance_term_trains_G_through_the_transformed_images():
     _step(cfg, a, True, 0.0)
     _step(cfg, b, True, 5.0)
     assert (a.G.fc[0].weight - b.G.fc[0].weight).abs().max().item() > 1e-6
+
+
+def _garments(n=6, seed=0):
+    """Images in [-1, 1]: a background of 0 ink and a 10x10 garment of ink 0.3-0.6 (none near
+    the inked threshold), each with its own texture."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.zeros(n, 1, 28, 28)
+    u[:, :, 9:19, 9:19] = 0.3 + 0.3 * torch.rand(n, 1, 10, 10, generator=g)
+    return u * 2 - 1
+
+
+def test_even_ink_brings_every_garment_to_one_mean_and_says_what_it_took_out():
+    from infogan.nets.common import INK_MEAN, even_ink
+
+    x = _garments()
+    out, stats = even_ink(x)
+    u, garment = (out + 1) / 2, slice(9, 19)
+    assert torch.equal(u[:, :, :9], torch.zeros_like(u[:, :, :9]))  # the background stays background
+    assert torch.allclose(u[:, :, garment, garment].mean((1, 2, 3)), torch.full((6,), INK_MEAN), atol=1e-5)
+    mean_in = ((x + 1) / 2)[:, :, garment, garment].mean((1, 2, 3))
+    assert torch.allclose(stats[:, 0], (INK_MEAN / mean_in).log(), atol=1e-5)
+    assert torch.allclose(stats[:, 1], torch.full((6,), 100 / 784))
+    # a darker copy of each garment is read as the same image (its gain is what differs)
+    darker = ((x + 1) / 2 * 0.5) * 2 - 1
+    out_dark, stats_dark = even_ink(darker)
+    assert torch.allclose(out_dark, out, atol=1e-5)
+    assert torch.allclose(stats_dark[:, 0] - stats[:, 0], torch.full((6,), 2.0).log(), atol=1e-5)
+
+
+def test_with_even_ink_Q_cannot_see_brightness_and_D_can():
+    m = InfoGAN("z8,cat10,cont2", width=0.125, even_ink=True).eval()
+    x = _garments()
+    darker = ((x + 1) / 2 * 0.6) * 2 - 1
+    (logit, q), (logit_dark, q_dark) = m.D(x), m.D(darker)
+    assert torch.allclose(q, q_dark, rtol=1e-4, atol=1e-9)  # Q's codes of a garment do not depend on its brightness
+    assert torch.allclose(m.D.trunk_features(x), m.D.trunk_features(darker), atol=1e-5)
+    assert (logit - logit_dark).abs().min() > 0  # D's ink head still tells them apart
+    plain = InfoGAN("z8,cat10,cont2", width=0.125).eval()
+    assert not torch.allclose(plain.D(x)[1], plain.D(darker)[1], rtol=1e-2, atol=0)  # without it, Q sees the difference
+
+
+def test_the_ink_head_teaches_G_its_brightness_and_only_D_logit_reads_it():
+    m = InfoGAN("z8,cat10,cont2", width=0.125, even_ink=True)
+    z, codes = m.spec.sample(8)
+    x = m(z, codes)
+    logit, q = m.D(x)
+    q.sum().backward(retain_graph=True)
+    assert all(p.grad is None for p in m.D.ink_head.parameters())  # Q's output does not pass through it
+    m.zero_grad(set_to_none=True)
+    g_loss(logit).backward()
+    for name, module in [("ink head", m.D.ink_head), ("G", m.G)]:
+        assert sum(p.grad.abs().sum().item() for p in module.parameters()) > 0, name
+    # the ink head alone reaches G: through the gain it measures
+    m.zero_grad(set_to_none=True)
+    x = m(z, codes)
+    _, stats = __import__("infogan.nets.common", fromlist=["even_ink"]).even_ink(x)
+    m.D.ink_head(stats).sum().backward()
+    assert sum(p.grad.abs().sum().item() for p in m.G.parameters()) > 0
+
+
+def test_even_ink_round_trips_through_a_saved_model_and_older_models_load_without_it(tmp_path):
+    m = InfoGAN("z8,cat10,cont2", width=0.125, even_ink=True).eval()
+    back = InfoGAN.from_pretrained(m.save_pretrained(tmp_path / "m"))
+    x = _garments()
+    assert back.config["even_ink"] is True
+    for a, b in zip(m.D(x), back.D(x)):
+        assert torch.equal(a, b)
+    old = InfoGAN("z8,cat10,cont2", width=0.125).save_pretrained(tmp_path / "old")
+    cfg = __import__("json").loads((old / "config.json").read_text())
+    del cfg["even_ink"]  # written before the option existed
+    (old / "config.json").write_text(__import__("json").dumps(cfg))
+    assert not hasattr(InfoGAN.from_pretrained(old).D, "ink_head")
+
+
+def test_even_ink_refuses_a_capsule_D():
+    from infogan.errors import InfoGANError
+
+    with pytest.raises(InfoGANError, match="--even-ink needs a D with a trunk"):
+        InfoGAN("z8,cat10,cont2", arch="caps", width=0.125, even_ink=True)
