@@ -96,7 +96,6 @@ def test_resume_of_a_run_older_than_an_option_takes_its_default(fake_mnist, tmp_
     (["train", "--resume", "latest", "--outdir", "/nonexistent-dir"], "no run with a checkpoint"),
     (["evaluate", "/nonexistent-model"], "not a model folder"),
     (["data", "fetch", "imagenet"], "unknown dataset 'imagenet'"),
-    (["train", "--preset", "mnist-caps", "--even-ink"], "--even-ink needs a D with a trunk, not the caps networks'"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(argv, message, capsys):
     assert main(argv) == 2

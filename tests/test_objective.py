@@ -400,7 +400,7 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 
 
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
-    flags = ["--even-ink", "--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
+    flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
              "--overcluster-k", "7", "--contrast", "1", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
              "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--refine-groups", "4", "--refine-margin", "0", "--no-progress", "--no-eval",
@@ -409,7 +409,7 @@ def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
     # (names are cut at a length: the rest of the options is in the run's config)
-    assert run.name == "00000-tiny-evenink-cons1-self1-bal1-over1-overk7-ctr1-cover1-qfake0.5-erase6-ferase5-b"
+    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-ctr1-cover1-qfake0.5-erase6-ferase5-bright1-m"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     assert run.refine_file.is_file()  # the relabelling ran (and runs again after the resume)
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)

@@ -344,8 +344,6 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.refine_groups and fam.capsule_q:
         raise InfoGANError(f"--refine-groups trains Q's fully connected head, which the {fam.name} networks' "
                            "capsule Q does not have")
-    if cfg.even_ink and fam.capsule_q:
-        raise InfoGANError(f"--even-ink needs a D with a trunk, not the {fam.name} networks' capsule D")
     if cfg.refine_groups and not LatentSpec.parse(cfg.latent).categorical:
         raise InfoGANError("--refine-groups relabels a categorical code: --latent has none")
     if cfg.q_sharpness is not None and not fam.capsule_q:

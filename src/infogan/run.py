@@ -189,10 +189,6 @@ def name_for(cfg: TrainConfig) -> str:
     for f in dataclasses.fields(TrainConfig):
         short, value = f.metadata["in_name"], getattr(cfg, f.name)
         if short and value != preset[f.name]:
-            # a switch is its name when on ("evenink"), "no" and its name when off
-            if isinstance(value, bool):
-                parts.append(short if value else "no" + short)
-                continue
             text = f"{value:g}" if isinstance(value, float) else str(value)
             parts.append(short + re.sub(r"[^A-Za-z0-9.@=]+", "_", text))
     return "-".join(parts)[:MAX_NAME]

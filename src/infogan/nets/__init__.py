@@ -35,7 +35,7 @@ def build(arch: str, in_dim: int, q_dim: int, channels: int, image_size: int, wi
     G, D = fam.build(in_dim, q_dim, channels, image_size, width, q_layout)
     if even_ink:
         if not isinstance(D, Discriminator):
-            raise InfoGANError(f"--even-ink needs a D with a trunk, not the {arch} networks' capsule D")
+            raise InfoGANError(f"--even-ink needs a D with a trunk, not the {arch} family's capsule D")
         D.read_even_ink()
     if g_arch != "family":
         if g_arch not in caps.GENERATORS:
