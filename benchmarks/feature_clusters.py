@@ -37,7 +37,7 @@ def feature_spaces(model, images: torch.Tensor, batch: int = 1000) -> dict[str, 
     trunk, hidden = [], []
     with eval_mode(model.D):
         for i in range(0, len(images), batch):
-            h = model.D.trunk_features(to_model_range(images[i:i + batch]))
+            h = model.D.trunk(to_model_range(images[i:i + batch]))
             trunk.append(h)
             hidden.append(model.D.q_head[:-1](h))
     return {"trunk": torch.cat(trunk).numpy(), "q_hidden": torch.cat(hidden).numpy()}

@@ -45,7 +45,7 @@ from infogan.refine import cosine_nearest, nearest_votes
 @torch.no_grad()
 def trunk_features(D, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     with eval_mode(D):
-        return torch.cat([D.trunk_features(to_model_range(images[i:i + batch])) for i in range(0, len(images), batch)])
+        return torch.cat([D.trunk(to_model_range(images[i:i + batch])) for i in range(0, len(images), batch)])
 
 
 def cat_logits(q_head, h: torch.Tensor, cols: slice) -> torch.Tensor:

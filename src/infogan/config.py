@@ -56,9 +56,6 @@ class TrainConfig:
     q_sharpness: float | None = option(None, "capsule Q only (arch caps, capsnet): its logits are this times "
                                              "log |s_k|^2 (README, InfoCapsGAN; default: the network's own)",
                                        "model", in_name="qT")
-    even_ink: bool = option(False, "D's trunk (and so Q) reads each image with its inked pixels scaled to one mean "
-                                   "brightness; a small head beside it judges the scale, for D's real/fake logit only "
-                                   "(nets/common.py even_ink; trunk families)", "model", in_name="evenink")
     image_size: int = option(28, "image side in pixels (celeba/folder images are cropped and resized to it)", "model")
     channels: int = option(1, "folder images: 1 (grayscale) or 3 (colour)", "model", choices=(1, 3))
     bad_images: str = option("skip", "folder/celeba: skip unreadable images (named in the log) or stop", "model",

@@ -29,15 +29,14 @@ MODEL_FORMAT_VERSION = 1
 class InfoGAN(nn.Module):
     def __init__(self, latent: str | LatentSpec = "z62,cat10,cont2", arch: str = "mnist",
                  channels: int = 1, image_size: int = 28, width: float = 1.0, dataset: str = "mnist",
-                 g_arch: str = "family", even_ink: bool = False):
+                 g_arch: str = "family"):
         super().__init__()
         self.spec = latent if isinstance(latent, LatentSpec) else LatentSpec.parse(latent)
         # config.json: the constructor's arguments, so from_config rebuilds this model
         self.config = {"latent": str(self.spec), "arch": arch, "channels": channels,
-                       "image_size": image_size, "width": width, "dataset": dataset, "g_arch": g_arch,
-                       "even_ink": even_ink}
+                       "image_size": image_size, "width": width, "dataset": dataset, "g_arch": g_arch}
         self.G, self.D = build(arch, self.spec.dim, self.spec.q_dim, channels, image_size, width, self.spec.q_layout,
-                               g_arch, even_ink)
+                               g_arch)
         init_weights(self)
 
     @classmethod

@@ -29,14 +29,10 @@ G_ARCHS = ("family", *caps.GENERATORS)
 
 
 def build(arch: str, in_dim: int, q_dim: int, channels: int, image_size: int, width: float = 1.0, q_layout=None,
-          g_arch: str = "family", even_ink: bool = False):
+          g_arch: str = "family"):
     fam = family(arch)
     fam.check_image_size(image_size)
     G, D = fam.build(in_dim, q_dim, channels, image_size, width, q_layout)
-    if even_ink:
-        if not isinstance(D, Discriminator):
-            raise InfoGANError(f"--even-ink needs a D with a trunk, not the {arch} family's capsule D")
-        D.read_even_ink()
     if g_arch != "family":
         if g_arch not in caps.GENERATORS:
             raise InfoGANError(f"unknown generator {g_arch!r} (known: {', '.join(G_ARCHS)})")

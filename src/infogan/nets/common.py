@@ -121,52 +121,13 @@ class Discriminator(nn.Module):
             nn.Linear(q, max(q_dim, 1)),
         )
 
-    def read_even_ink(self) -> None:
-        """From now on the trunk reads each image with its ink scaled to one mean (even_ink), and
-        a small head beside it judges the scale each image had, for D's logit only (--even-ink)."""
-        self.ink_head = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(LEAK, inplace=True), nn.Linear(16, 1))
-
-    def trunk_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The trunk's output (B, features) on images in [-1, 1], as forward computes it."""
-        return self.trunk(even_ink(x)[0] if hasattr(self, "ink_head") else x)
-
     def forward(self, x: torch.Tensor, q_from: int = 0, q_groups: int = 1, features: bool = False):
         """(real/fake logits (B,), Q's output (B - q_from, q_dim)): Q reads rows q_from: only,
         in q_groups equal groups that its batch norm normalises separately. features=True adds
         the trunk's output (B, features), which --overcluster's head reads."""
-        if hasattr(self, "ink_head"):
-            x, ink = even_ink(x)
-            h = self.trunk(x)  # (B, features)
-            logit = self.d_head(h).squeeze(1) + self.ink_head(ink).squeeze(1)
-        else:
-            h = self.trunk(x)
-            logit = self.d_head(h).squeeze(1)
-        out = logit, per_group(self.q_head, h[q_from:], q_groups)
+        h = self.trunk(x)  # (B, features)
+        out = self.d_head(h).squeeze(1), per_group(self.q_head, h[q_from:], q_groups)
         return (*out, h) if features else out
-
-
-INK_MEAN = 0.5  # the mean ink, in [0, 1], of an image's inked pixels after even_ink
-INKED = 0.05  # a pixel is inked above this (of 1), the background below
-MAX_GAIN = 4.0
-
-
-def even_ink(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images in [-1, 1] with their inked pixels' mean brought to INK_MEAN by one gain per image
-    (within [1/MAX_GAIN, MAX_GAIN]), and what was taken out: (B, 2) [log gain, inked fraction].
-
-    Why: on Fashion-MNIST the trunk's features, and the categories read from them, sort the tops
-    by how dark the garment is (a dark and a bright category, each a mix of pullovers, coats and
-    shirts); a trunk that reads every garment at one brightness cannot. DeepCluster removes colour
-    from its input (Sobel filters) for the same reason. The gain is differentiable, so G still
-    learns the brightness of its drawings from D's small ink head."""
-    u = (x.float() + 1) / 2  # (B, C, H, W) in [0, 1]
-    inked = (u > INKED).float()
-    count = inked.flatten(1).sum(1)  # (B,)
-    mean = (u * inked).flatten(1).sum(1) / count.clamp(min=1)
-    gain = (INK_MEAN / mean.clamp(min=1e-3)).clamp(1 / MAX_GAIN, MAX_GAIN)
-    scaled = (u * gain[:, None, None, None]) * 2 - 1
-    stats = torch.stack([gain.log(), count / inked[0].numel()], 1)
-    return scaled.to(x.dtype), stats.to(x.dtype)
 
 
 def per_group(fn, h: torch.Tensor, groups: int) -> torch.Tensor:
