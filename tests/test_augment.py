@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from infogan.augment import Augmentation, apply, mirror, sample_boxes, sample_flips, sample_gains
+from infogan.augment import Augmentation, apply, mirror, raise_ink, sample_boxes, sample_flips, sample_gains, sample_powers
 from infogan.latent import LatentSpec
 from infogan.losses import invariance_loss
 
@@ -69,6 +69,29 @@ def test_gains_scale_the_ink_not_the_background_and_clip_at_white():
     x.requires_grad_()
     apply(x, ident, none, gains=torch.tensor([0.5, 1.0, 1.5])).sum().backward()
     assert torch.allclose(x.grad[:, 0, 14, 14], torch.tensor([0.5, 1.0, 1.5]), atol=1e-5)
+
+
+def test_powers_lift_or_deepen_the_greys_keep_black_and_white_and_stay_differentiable():
+    powers = sample_powers(10000, 1.0, torch.Generator().manual_seed(0))
+    assert 0.5 <= powers.min() < 0.51 and 1.98 < powers.max() <= 2.0
+    u = torch.tensor([0.0, 0.2, 0.5, 1.0]).view(1, 1, 1, 4).repeat(3, 1, 1, 1)
+    out = raise_ink(u, torch.tensor([0.5, 1.0, 2.0]))
+    assert torch.allclose(out[1], u[1], atol=1e-6)  # power 1: the ink as it was
+    assert torch.allclose(out[:, 0, 0, 0], torch.zeros(3), atol=1e-6)  # background stays background
+    assert torch.allclose(out[:, 0, 0, 3], torch.ones(3), atol=1e-6)  # white stays white
+    assert (out[0, 0, 0, 1:3] > u[0, 0, 0, 1:3]).all() and (out[2, 0, 0, 1:3] < u[2, 0, 0, 1:3]).all()
+    # a dark and a bright grey come closer under a power below 1: what a gain cannot do
+    assert out[0, 0, 0, 2] / out[0, 0, 0, 1] < u[0, 0, 0, 2] / u[0, 0, 0, 1]
+    x = -torch.ones(3, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 0.0
+    x.requires_grad_()
+    ident = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).repeat(3, 1, 1)
+    none = torch.zeros(3, dtype=torch.long)
+    out = apply(x, ident, none, powers=torch.tensor([0.5, 1.0, 2.0]))
+    assert torch.allclose(out[1], apply(x[1:2], ident[:1], none[:1])[0], atol=1e-5)
+    assert out[0, 0, 14, 14] > 0 > out[2, 0, 14, 14] and (out[:, :, :5] == -1).all()
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad[0, 0, 14, 14] > 0  # finite at the background too
 
 
 def test_mirroring_flips_the_warped_copy_and_only_the_chosen_rows():

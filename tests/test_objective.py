@@ -314,6 +314,24 @@ def test_brightness_draws_a_gain_per_copy_after_the_rest_and_reaches_g_and_the_r
     assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
 
 
+def test_gamma_draws_a_power_per_copy_after_the_rest_and_reaches_g_and_the_real_terms():
+    def inputs(stepper):
+        return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
+
+    raised, plain = inputs(_stepper(gamma=1.0, consistency=1.0)), inputs(_stepper(consistency=1.0))
+    assert plain["aug"][4] is None and plain["real_aug"][4] is None
+    for i in range(2):  # the fakes' transformation is the same draw, its power drawn after it
+        assert torch.equal(raised["aug"][i], plain["aug"][i])
+    for key in ("aug", "real_aug"):
+        assert raised[key][4].shape == (16,) and 0.5 <= raised[key][4].min() and raised[key][4].max() <= 2.0
+    assert not torch.equal(raised["aug"][4], raised["real_aug"][4])  # each copy its own power
+    a, b = _stepper(gamma=1.0), _stepper()
+    assert not torch.equal(a.step_once(0)["loss_invariance"], b.step_once(0)["loss_invariance"])
+    assert not _same_weights(a.model.G, b.model.G)
+    c, d = _stepper(gamma=1.0, invariance=0.0, consistency=1.0), _stepper(invariance=0.0, consistency=1.0)
+    assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
+
+
 def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
     def inputs(stepper):
         return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
@@ -341,6 +359,8 @@ def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
     ({"morph": -0.1}, "--morph and --flip must be in"),
     ({"brightness": 1.0, "invariance": 0.0}, "--brightness changes the transformed copies"),
     ({"brightness": -0.5}, "--brightness must be >= 0"),
+    ({"gamma": 1.0, "invariance": 0.0}, "--gamma changes the transformed copies"),
+    ({"gamma": -0.5}, "--gamma must be >= 0"),
     ({"erase": 6}, "--erase hides part of the real images' copies"),
     ({"fake_erase": 6, "invariance": 0.0}, "--fake-erase hides part of the transformed fakes"),
     ({"fake_erase": 28}, "--erase and --fake-erase must be >= 0 and smaller than the image"),
@@ -402,14 +422,14 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
              "--overcluster-k", "7", "--contrast", "1", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
-             "--fake-erase", "5", "--brightness", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
+             "--fake-erase", "5", "--brightness", "1", "--gamma", "0.5", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--refine-groups", "4", "--refine-margin", "0", "--no-progress", "--no-eval",
              "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,
                  "--outdir", str(tmp_path)]) == 0
     run = Run.numbered(tmp_path)[0]
     # (names are cut at a length: the rest of the options is in the run's config)
-    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-ctr1-cover1-qfake0.5-erase6-ferase5-bright1-m"
+    assert run.name == "00000-tiny-cons1-self1-bal1-over1-overk7-ctr1-cover1-qfake0.5-erase6-ferase5-bright1-g"
     uninterrupted = load_file(str(run.model_dir / "model.safetensors"))
     assert run.refine_file.is_file()  # the relabelling ran (and runs again after the resume)
     # (the schedule is part of the run: a resume goes on from step 6 of the same 10)

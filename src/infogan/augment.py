@@ -22,6 +22,11 @@ categories otherwise split the tops (pullovers, coats, shirts) into a dark, a mi
 bright group, each a third of every class; a garment keeps its identity in another colour,
 so a category that reads brightness cannot survive the term.
 
+Either copy may also have its ink raised to a power (--gamma): a power below 1 lifts a dark
+garment's greys toward white and flattens its texture, one above 1 darkens a bright one's, which
+no gain can do (a gain keeps the ratios between a garment's greys; the dark tops' categories on
+Fashion-MNIST may read those ratios, their texture, rather than the mean).
+
 The stroke morphology (--morph, its chance) was made for digits, whose identity survives a
 thicker or thinner pen; --morph 0 turns it off for images that have no strokes. Mirroring
 (--flip) suits classes that do not depend on a left or right side; on Fashion-MNIST, whose
@@ -85,6 +90,23 @@ def sample_gains(n: int, brightness: float, generator: torch.Generator | None = 
     return torch.exp(u * math.log1p(brightness))
 
 
+def sample_powers(n: int, gamma: float, generator: torch.Generator | None = None, device=None):
+    """(n,) powers for the ink, log-uniform in [1 / (1 + gamma), 1 + gamma] (see raise_ink)."""
+    return sample_gains(n, gamma, generator, device)
+
+
+GAMMA_EPS = 0.01  # raise_ink's offset: the slope of u ** p at u = 0 is infinite for p < 1
+
+
+def raise_ink(u: torch.Tensor, powers: torch.Tensor) -> torch.Tensor:
+    """Ink u in [0, 1] (B, C, H, W) to the row's power, offset so its gradient stays finite at
+    the background: ((u + e) ** p - e ** p) / ((1 + e) ** p - e ** p), which keeps 0 at 0 and
+    1 at 1 and is u itself for p = 1."""
+    p = powers.to(u.dtype).view(-1, 1, 1, 1)
+    e = GAMMA_EPS
+    return ((u + e) ** p - e ** p) / ((1 + e) ** p - e ** p)
+
+
 def sample_flips(n: int, p: float, generator: torch.Generator | None = None, device=None):
     """(n,) booleans, each True with chance p: which copies are mirrored (see mirror)."""
     return torch.rand(n, generator=generator, device=device) < p
@@ -99,11 +121,12 @@ def mirror(theta: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
 
 
 def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor, boxes: torch.Tensor | None = None,
-          gains: torch.Tensor | None = None) -> torch.Tensor:
+          gains: torch.Tensor | None = None, powers: torch.Tensor | None = None) -> torch.Tensor:
     """Warp images in [-1, 1] (background -1) by theta, then dilate (+1) or erode (-1) the
     bright strokes of the rows morph selects, then scale each row's distance from the
-    background by its gain (sample_gains), if given, clipped at white, then set each row's
-    box (sample_boxes), if given, to the background. Shapes are kept: (B, C, H, W)."""
+    background by its gain (sample_gains), if given, clipped at white, then raise its ink to
+    its power (raise_ink), if given, then set each row's box (sample_boxes), if given, to the
+    background. Shapes are kept: (B, C, H, W)."""
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     # grid_sample pads with 0, so warp (x + 1) to pad with the background value -1
     warped = F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
@@ -116,6 +139,8 @@ def apply(images: torch.Tensor, theta: torch.Tensor, morph: torch.Tensor, boxes:
     out = warped + 0.5 * m * (F.max_pool2d(signed, 3, 1, 1) - signed)
     if gains is not None:
         out = ((out + 1) * gains.to(out.dtype).view(-1, 1, 1, 1)).clamp(max=2.0) - 1
+    if powers is not None:
+        out = raise_ink(((out + 1) / 2).clamp(0, 1), powers) * 2 - 1
     if boxes is None:
         return out
     ys = torch.arange(out.shape[-2], device=out.device).view(1, -1, 1)

@@ -110,6 +110,9 @@ class TrainConfig:
     brightness: float = option(0.0, "the transformed copies (fakes' and real images') are also darker or lighter: "
                                     "their ink times a gain log-uniform in [1/(1+b), 1+b] (0 = off)", "objective",
                                in_name="bright")
+    gamma: float = option(0.0, "the transformed copies' ink (in [0, 1]) is also raised to a power log-uniform in "
+                               "[1/(1+g), 1+g]: greys lifted or deepened, not only scaled (0 = off)", "objective",
+                          in_name="gamma")
     morph: float = option(0.5, "chance that a transformed copy's strokes are also thickened or thinned (a half-strength "
                                "3x3 dilation or erosion, half each; made for digits' strokes; 0 = never)", "objective",
                           in_name="morph")
@@ -284,7 +287,7 @@ def real_image_terms_on(cfg: TrainConfig) -> bool:
 def validate(cfg: TrainConfig) -> None:
     from . import nets
 
-    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --brightness and --flip change
+    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --brightness, --gamma and --flip change
     real_readers, copy_readers = flag_list(REAL_IMAGE_TERMS), flag_list(("invariance",) + REAL_IMAGE_TERMS)
     checks = [
         (cfg.batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two samples)"),
@@ -306,6 +309,9 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.brightness >= 0, "--brightness must be >= 0"),
         (cfg.brightness == 0 or copies_read,
          f"--brightness changes the transformed copies that {copy_readers} read: turn one of them on"),
+        (cfg.gamma >= 0, "--gamma must be >= 0"),
+        (cfg.gamma == 0 or copies_read,
+         f"--gamma changes the transformed copies that {copy_readers} read: turn one of them on"),
         (0 <= cfg.morph <= 1 and 0 <= cfg.flip <= 1, "--morph and --flip must be in [0, 1]"),
         (cfg.flip == 0 or copies_read,
          f"--flip mirrors the transformed copies that {copy_readers} read: turn one of them on"),
