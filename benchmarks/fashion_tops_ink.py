@@ -8,6 +8,11 @@ each category's test images: how many, their three commonest classes, and their 
 garment's mean pixel value over its nonzero pixels, 0-1), then the mean ink of the categories
 whose commonest class is a top, and of each top class for comparison. The test labels only
 describe the categories; nothing is chosen with them.
+
+    python benchmarks/fashion_tops_ink.py --summary OUT.jsonl [OUT.jsonl ...]
+
+reads what earlier calls printed and gives one line per run: how its ten categories are spent on
+the tops (how many categories, their mean ink) and on the bags (how many images each holds).
 """
 
 from __future__ import annotations
@@ -43,11 +48,30 @@ def categories(run: str, images: torch.Tensor, labels: torch.Tensor, ink: torch.
     return out
 
 
+def spending(record: dict) -> dict:
+    """A run's categories as the tops and the bags spend them (from one printed run record)."""
+    def commonest(d):
+        return next(iter(d["classes"]))
+
+    return {"run": record["run"], "tops_categories": len(record["tops_categories_mean_ink"]),
+            "tops_mean_ink": record["tops_categories_mean_ink"],
+            "bag_categories": [d["classes"]["Bag"] for d in record["categories"] if commonest(d) == "Bag"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+")
+    parser.add_argument("runs", nargs="+", help="run folders, or with --summary this script's earlier output")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--summary", action="store_true", help="summarise earlier output (JSON lines files)")
     args = parser.parse_args()
+    if args.summary:
+        for path in args.runs:
+            with open(path) as f:
+                for line in f:
+                    record = json.loads(line)
+                    if "run" in record:
+                        print(json.dumps({"file": path, **spending(record)}))
+        return
     images, labels = data.load("fashion-mnist", "test", args.data_dir, allow_download=False)
     ink = mean_ink(images)
     print(json.dumps({"class_mean_ink": {c: round(float(ink[labels == t].mean()), 3) for t, c in enumerate(CLASSES)
