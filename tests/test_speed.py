@@ -210,8 +210,7 @@ if sys.argv[1] == "off":
     # them each time it frees a mapped block, and in some runs they had passed every buffer
     # of the step by step 32, so the "off" run stopped faulting on its own (it measured
     # [0, 0, 392] once); held, every run measures what --keep-memory guards against
-    mallopt = speed._mallopt()
-    assert mallopt(speed.M_MMAP_THRESHOLD, 128 * 1024) and mallopt(speed.M_TRIM_THRESHOLD, 128 * 1024)
+    assert speed.set_malloc_thresholds(speed.MMAP_THRESHOLD_START, speed.MMAP_THRESHOLD_START)
 cfg = resolve("mnist", {"batch_size": 64, "device": "cpu", "threads": 2, "keep_memory": sys.argv[1] == "on"})
 stepper = Stepper(cfg, torch.randint(0, 256, (256, 1, 28, 28), dtype=torch.uint8))
 # the heap grows to the step's high-water mark: with the default objective (Q's terms on real

@@ -64,6 +64,7 @@ def apply(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> Non
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD_MAX = 32 << 20  # glibc's upper limit on 64-bit systems
+MMAP_THRESHOLD_START = 128 << 10  # glibc's starting value of both thresholds (it raises them as it goes)
 
 
 def set_tf32(enabled: bool) -> None:
@@ -97,8 +98,14 @@ def keep_freed_memory() -> bool:
     the heap and never trimming it keeps the process at its peak footprint instead. It is a
     process-wide setting (it affects everything allocated afterwards) and changes no number.
     """
+    return set_malloc_thresholds(MMAP_THRESHOLD_MAX, 1 << 30)
+
+
+def set_malloc_thresholds(mmap: int, trim: int) -> bool:
+    """glibc's mmap and trim thresholds, in bytes, held at these values (setting them stops glibc
+    from moving them itself); True where it took effect."""
     mallopt = _mallopt()
-    return bool(mallopt and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and mallopt(M_TRIM_THRESHOLD, 1 << 30))
+    return bool(mallopt and mallopt(M_MMAP_THRESHOLD, mmap) and mallopt(M_TRIM_THRESHOLD, trim))
 
 
 def has_mallopt() -> bool:
