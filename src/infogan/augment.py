@@ -105,7 +105,8 @@ def raise_ink(u: torch.Tensor, powers: torch.Tensor) -> torch.Tensor:
     1 at 1 and is u itself for p = 1."""
     p = powers.to(u.dtype).view(-1, 1, 1, 1)
     e = GAMMA_EPS
-    return ((u + e) ** p - e ** p) / ((1 + e) ** p - e ** p)
+    floor = e ** p  # (B, 1, 1, 1): where u = 0 lands before the shift
+    return ((u + e) ** p - floor) / ((1 + e) ** p - floor)
 
 
 def sample_flips(n: int, p: float, generator: torch.Generator | None = None, device=None):
