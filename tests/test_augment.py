@@ -1,7 +1,8 @@
 import torch
 import torch.nn.functional as F
 
-from infogan.augment import Augmentation, apply, mirror, raise_ink, sample_boxes, sample_flips, sample_gains, sample_powers
+from infogan.augment import (MAX_BLUR, Augmentation, apply, blur_ink, mirror, raise_ink, sample_blurs, sample_boxes,
+                             sample_flips, sample_gains, sample_powers)
 from infogan.latent import LatentSpec
 from infogan.losses import invariance_loss
 
@@ -92,6 +93,30 @@ def test_powers_lift_or_deepen_the_greys_keep_black_and_white_and_stay_different
     assert out[0, 0, 14, 14] > 0 > out[2, 0, 14, 14] and (out[:, :, :5] == -1).all()
     out.sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad[0, 0, 14, 14] > 0  # finite at the background too
+
+
+def test_blur_spreads_a_print_keeps_the_ink_and_the_background_and_stays_differentiable():
+    sigmas = sample_blurs(10000, MAX_BLUR, torch.Generator().manual_seed(0))
+    assert 0 <= sigmas.min() < 0.01 and MAX_BLUR - 0.01 < sigmas.max() <= MAX_BLUR
+    x = -torch.ones(3, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 0.0
+    x[:, :, 10:18:2, 10:18] = 1.0  # a striped print on a grey garment
+    ident = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).repeat(3, 1, 1)
+    none = torch.zeros(3, dtype=torch.long)
+    out = apply(x, ident, none, blurs=torch.tensor([0.0, 0.7, 1.5]))
+    assert torch.allclose(out[0], apply(x[:1], ident[:1], none[:1])[0], atol=1e-6)  # 0 px: as it was
+    assert torch.allclose((out + 1).sum((1, 2, 3)), (x + 1).sum((1, 2, 3)), rtol=1e-5)  # no ink made or lost
+    stripes = out[:, 0, 12:16, 14].diff(dim=1).abs().mean(1)  # the print's contrast from stripe to stripe
+    assert stripes[0] > stripes[1] > stripes[2] and stripes[2] < 0.1 * stripes[0]
+    assert torch.allclose(out[:, :, :5], torch.full_like(out[:, :, :5], -1.0), atol=1e-6)  # far background
+    # the background beyond the border is background: a garment at the edge keeps its ink
+    edge = -torch.ones(1, 1, 28, 28)
+    edge[..., :, :4] = 1.0
+    assert torch.allclose((blur_ink(edge, torch.tensor([1.5])) + 1).sum(), (edge + 1).sum() * 0.9, rtol=0.1)
+    x.requires_grad_()
+    blur_ink(x, torch.tensor([0.0, 0.7, 1.5]))[:, 0, 14, 14].sum().backward()
+    assert x.grad[0, 0, 14, 14] == 1 and (x.grad[0].abs().sum() == 1)  # 0 px: the pixel itself
+    assert 0 < x.grad[2, 0, 14, 14] < x.grad[1, 0, 14, 14] < 1 and x.grad[2, 0, 14, 11] > 0
 
 
 def test_mirroring_flips_the_warped_copy_and_only_the_chosen_rows():

@@ -332,6 +332,24 @@ def test_gamma_draws_a_power_per_copy_after_the_rest_and_reaches_g_and_the_real_
     assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
 
 
+def test_blur_draws_a_width_per_copy_after_the_rest_and_reaches_g_and_the_real_terms():
+    def inputs(stepper):
+        return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
+
+    blurred, plain = inputs(_stepper(blur=1.0, gamma=1.0, consistency=1.0)), inputs(_stepper(gamma=1.0, consistency=1.0))
+    assert plain["aug"][5] is None and plain["real_aug"][5] is None
+    for i in (0, 1, 4):  # the fakes' transformation (its power too) is the same draw, its blur drawn after it
+        assert torch.equal(blurred["aug"][i], plain["aug"][i])
+    for key in ("aug", "real_aug"):
+        assert blurred[key][5].shape == (16,) and 0 <= blurred[key][5].min() and blurred[key][5].max() <= 1.0
+    assert not torch.equal(blurred["aug"][5], blurred["real_aug"][5])  # each copy its own blur
+    a, b = _stepper(blur=1.0), _stepper()
+    assert not torch.equal(a.step_once(0)["loss_invariance"], b.step_once(0)["loss_invariance"])
+    assert not _same_weights(a.model.G, b.model.G)
+    c, d = _stepper(blur=1.0, invariance=0.0, consistency=1.0), _stepper(invariance=0.0, consistency=1.0)
+    assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
+
+
 def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
     def inputs(stepper):
         return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
@@ -361,6 +379,8 @@ def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
     ({"brightness": -0.5}, "--brightness must be >= 0"),
     ({"gamma": 1.0, "invariance": 0.0}, "--gamma changes the transformed copies"),
     ({"gamma": -0.5}, "--gamma must be >= 0"),
+    ({"blur": 1.0, "invariance": 0.0}, "--blur changes the transformed copies"),
+    ({"blur": 2.0}, r"--blur must be in \[0, 1.5\]"),
     ({"erase": 6}, "--erase hides part of the real images' copies"),
     ({"fake_erase": 6, "invariance": 0.0}, "--fake-erase hides part of the transformed fakes"),
     ({"fake_erase": 28}, "--erase and --fake-erase must be >= 0 and smaller than the image"),
@@ -422,7 +442,7 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
              "--overcluster-k", "7", "--contrast", "1", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
-             "--fake-erase", "5", "--brightness", "1", "--gamma", "0.5", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
+             "--fake-erase", "5", "--brightness", "1", "--gamma", "0.5", "--blur", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--refine-groups", "4", "--refine-margin", "0", "--no-progress", "--no-eval",
              "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,

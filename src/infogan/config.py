@@ -113,6 +113,9 @@ class TrainConfig:
     gamma: float = option(0.0, "the transformed copies' ink (in [0, 1]) is also raised to a power log-uniform in "
                                "[1/(1+g), 1+g]: greys lifted or deepened, not only scaled (0 = off)", "objective",
                           in_name="gamma")
+    blur: float = option(0.0, "the transformed copies are also blurred: a Gaussian of standard deviation uniform in "
+                              "[0, b] pixels, at most 1.5 (a fabric's print or check wiped out, its outline kept; "
+                              "0 = off)", "objective", in_name="blur")
     morph: float = option(0.5, "chance that a transformed copy's strokes are also thickened or thinned (a half-strength "
                                "3x3 dilation or erosion, half each; made for digits' strokes; 0 = never)", "objective",
                           in_name="morph")
@@ -286,8 +289,9 @@ def real_image_terms_on(cfg: TrainConfig) -> bool:
 
 def validate(cfg: TrainConfig) -> None:
     from . import nets
+    from .augment import MAX_BLUR
 
-    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --brightness, --gamma and --flip change
+    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --brightness, --gamma, --blur, --flip change
     real_readers, copy_readers = flag_list(REAL_IMAGE_TERMS), flag_list(("invariance",) + REAL_IMAGE_TERMS)
     checks = [
         (cfg.batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two samples)"),
@@ -312,6 +316,9 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.gamma >= 0, "--gamma must be >= 0"),
         (cfg.gamma == 0 or copies_read,
          f"--gamma changes the transformed copies that {copy_readers} read: turn one of them on"),
+        (0 <= cfg.blur <= MAX_BLUR, f"--blur must be in [0, {MAX_BLUR}] (pixels)"),
+        (cfg.blur == 0 or copies_read,
+         f"--blur changes the transformed copies that {copy_readers} read: turn one of them on"),
         (0 <= cfg.morph <= 1 and 0 <= cfg.flip <= 1, "--morph and --flip must be in [0, 1]"),
         (cfg.flip == 0 or copies_read,
          f"--flip mirrors the transformed copies that {copy_readers} read: turn one of them on"),

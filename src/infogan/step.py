@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 import torch
 
 from . import distributed, speed
-from .augment import Augmentation, mirror, sample_boxes, sample_flips, sample_gains, sample_powers
+from .augment import Augmentation, mirror, sample_blurs, sample_boxes, sample_flips, sample_gains, sample_powers
 from .augment import apply as apply_augmentation
 from .config import TrainConfig, real_image_terms_on
 from .cr import cr_loss, pair_discriminator, sample_pairs
@@ -50,7 +50,7 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
     inputs = {"z": z, "codes": codes, "aug": None, "real_aug": None, "pair": None}
     size = model.image_shape[-1]
 
-    def transformation(erase: int) -> tuple:  # (theta, morph, boxes, gains, powers); the last three None when off
+    def transformation(erase: int) -> tuple:  # (theta, morph, boxes, gains, powers, blurs); the last four None when off
         # drawn in this order, each only when on, so a run without them repeats older runs draw for draw
         # (--morph changes what the morphology draw means, not how many numbers it takes)
         theta, morph = Augmentation(morph_p=cfg.morph).sample(cfg.batch_size, size, generator, device)
@@ -59,7 +59,8 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
         if cfg.flip > 0:
             theta = mirror(theta, sample_flips(cfg.batch_size, cfg.flip, generator, device))
         powers = sample_powers(cfg.batch_size, cfg.gamma, generator, device) if cfg.gamma > 0 else None
-        return theta, morph, boxes, gains, powers
+        blurs = sample_blurs(cfg.batch_size, cfg.blur, generator, device) if cfg.blur > 0 else None
+        return theta, morph, boxes, gains, powers, blurs
 
     if cfg.invariance > 0 and model.spec.categorical:
         inputs["aug"] = transformation(cfg.fake_erase)
@@ -123,7 +124,7 @@ def train_step(parts: StepParts, x_real: torch.Tensor, z: torch.Tensor, codes: d
     D's phase runs D on real and fake images as one batch with per-chunk batch norm
     (SplitBatchNorm): the numbers of separate passes D(x_real), D(x_fake), with one weight
     gradient per layer instead of several to add (tests/test_nets.py compares the two).
-    aug = (theta, morph, boxes, gains, powers) adds the invariance term (see augment.py): Q must also recover
+    aug = (theta, morph, boxes, gains, powers, blurs) adds the invariance term (see augment.py): Q must also recover
     the categorical codes from transformed fakes, weighted by terms.invariance * lambda_j, in
     both phases like the information loss itself.
     parts.amp_dtype runs the forward passes under autocast in that dtype; losses are float32.
