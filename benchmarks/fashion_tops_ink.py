@@ -6,8 +6,10 @@ Without --brightness the categories that hold the tops (pullovers, coats, shirts
 of these classes by how bright the garment is (README: "--brightness"). This prints, per run,
 each category's test images: how many, their three commonest classes, and their mean ink (a
 garment's mean pixel value over its nonzero pixels, 0-1), then the mean ink of the categories
-whose commonest class is a top, and of each top class for comparison. The test labels only
-describe the categories; nothing is chosen with them.
+whose commonest class is a top, and of each top class for comparison, and how many of the tops
+keep their category when every image's ink is scaled to one mean (tops_kept_at_even_ink: near 1
+says the categories' dark and bright tops differ by more than a brightness gain). The test
+labels only describe the categories; nothing is chosen with them.
 
     python benchmarks/fashion_tops_ink.py --summary OUT.jsonl [OUT.jsonl ...]
 
@@ -35,11 +37,22 @@ def mean_ink(images: torch.Tensor) -> torch.Tensor:
     return v.sum((1, 2, 3)) / (v > 0).float().sum((1, 2, 3)).clamp(min=1)
 
 
-def categories(run: str, images: torch.Tensor, labels: torch.Tensor, ink: torch.Tensor) -> list[dict]:
-    model = InfoGAN.from_pretrained(run)
-    code = model.spec.categorical[0].name
+EVEN_INK = 0.55  # even_ink's target: about the training images' mean ink (0.57)
+
+
+def even_ink(images: torch.Tensor, target: float = EVEN_INK) -> torch.Tensor:
+    """uint8 images with each one's ink scaled by one gain to the mean `target` over its
+    nonzero pixels (clipped at white): every garment at one brightness."""
+    gain = target / mean_ink(images).clamp(min=1e-3)
+    return (images.float() * gain.view(-1, 1, 1, 1)).clamp(0, 255).round().to(torch.uint8)
+
+
+def category_of(model: InfoGAN, images: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        category = model.infer_codes(images, probs=True)[code].argmax(1)
+        return model.infer_codes(images, probs=True)[model.spec.categorical[0].name].argmax(1)
+
+
+def categories(model: InfoGAN, category: torch.Tensor, labels: torch.Tensor, ink: torch.Tensor) -> list[dict]:
     out = []
     for k in range(model.spec.categorical[0].size):
         held = category == k
@@ -82,10 +95,15 @@ def main() -> None:
     ink = mean_ink(images)
     print(json.dumps({"class_mean_ink": {c: round(float(ink[labels == t].mean()), 3) for t, c in enumerate(CLASSES)
                                          if c in TOPS}}))
+    is_top = torch.tensor([c in TOPS for c in CLASSES])[labels]
     for run in args.runs:
-        cats = categories(run, images, labels, ink)
+        model = InfoGAN.from_pretrained(run)
+        category = category_of(model, images)
+        kept = (category_of(model, even_ink(images)) == category)[is_top].float().mean()
+        cats = categories(model, category, labels, ink)
         tops = sorted(d["mean_ink"] for d in cats if next(iter(d["classes"])) in TOPS)
-        print(json.dumps({"run": run, "tops_categories_mean_ink": tops, "categories": cats}))
+        print(json.dumps({"run": run, "tops_categories_mean_ink": tops, "tops_kept_at_even_ink": round(float(kept), 4),
+                          "categories": cats}))
 
 
 if __name__ == "__main__":

@@ -364,3 +364,35 @@ def test_neighbour_probe_finds_neighbours_and_its_stage_learns_a_toy_split(tmp_p
     r = json.loads(capsys.readouterr().out)
     assert all(0 <= r[key] <= 1 for key in ("neighbour_purity", "q_accuracy", "after_entropy2",
                                               "kmeans_trunk_accuracy", "knn20_labelled_accuracy"))
+
+
+def test_fashion_tops_ink_evens_the_ink_and_reports_what_the_tops_keep(tmp_path, fake_mnist, capsys, monkeypatch):
+    import dataclasses
+
+    from infogan import data
+    tops_ink = _load("fashion_tops_ink")
+    images = torch.zeros(2, 1, 28, 28, dtype=torch.uint8)
+    images[0, :, 5:20, 5:20] = 51  # a dark garment, ink 0.2
+    images[1, :, 5:20, 5:20] = 204  # a bright one, ink 0.8
+    images[1, :, 5, 5] = 255
+    even = tops_ink.even_ink(images)
+    assert torch.allclose(tops_ink.mean_ink(even), torch.full((2,), tops_ink.EVEN_INK), atol=0.01)
+    assert (even[:, :, :5] == 0).all()  # the background stays the background
+    # the fabricated MNIST-format files stand in for Fashion-MNIST's (same format, same names)
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist",
+                        dataclasses.replace(data.DATASETS["fashion-mnist"], files=data.DATASETS["mnist"].files))
+    run = _tiny_runs(tmp_path, fake_mnist, (1,))[0]
+    capsys.readouterr()
+    monkeypatch.setattr("sys.argv", ["fashion_tops_ink.py", run, "--data-dir", str(fake_mnist)])
+    tops_ink.main()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    record = lines[1]
+    assert record["run"] == run and 0 <= record["tops_kept_at_even_ink"] <= 1
+    _, labels = data.load("mnist", "test", str(fake_mnist))
+    assert sum(c["images"] for c in record["categories"]) == len(labels)
+    out = tmp_path / "out.jsonl"
+    out.write_text("\n".join(json.dumps(line) for line in lines))
+    monkeypatch.setattr("sys.argv", ["fashion_tops_ink.py", "--summary", str(out)])
+    tops_ink.main()
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["categories"] == 10 and 0 < summary["purity"] <= 1
