@@ -1,6 +1,6 @@
 """What Fashion-MNIST's categories sort the tops by: each category's classes and mean ink.
 
-    python benchmarks/fashion_tops_ink.py RUN [RUN ...] [--data-dir DIR]
+    python benchmarks/fashion_tops_ink.py RUN [RUN ...] [--data-dir DIR] [--pictures DIR]
 
 Without --brightness the categories that hold the tops (pullovers, coats, shirts) split each
 of these classes by how bright the garment is (README: "--brightness"). This prints, per run,
@@ -9,7 +9,8 @@ garment's mean pixel value over its nonzero pixels, 0-1), then the mean ink of t
 whose commonest class is a top, and of each top class for comparison, and how many of the tops
 keep their category when every image's ink is scaled to one mean (tops_kept_at_even_ink: near 1
 says the categories' dark and bright tops differ by more than a brightness gain). The test
-labels only describe the categories; nothing is chosen with them.
+labels only describe the categories; nothing is chosen with them. --pictures writes, per run,
+DIR/<run>-tops.png: a row of each tops category's first 16 test tops (3x), to see what sorts them.
 
     python benchmarks/fashion_tops_ink.py --summary OUT.jsonl [OUT.jsonl ...]
 
@@ -23,7 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from pathlib import Path
+
 import torch
+import torch.nn.functional as F
 
 from infogan import InfoGAN, data
 
@@ -50,6 +54,17 @@ def even_ink(images: torch.Tensor, target: float = EVEN_INK) -> torch.Tensor:
 def category_of(model: InfoGAN, images: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model.infer_codes(images, probs=True)[model.spec.categorical[0].name].argmax(1)
+
+
+def save_tops_picture(path: Path, images: torch.Tensor, category: torch.Tensor, is_top: torch.Tensor,
+                      tops_categories: list[int]) -> None:
+    from torchvision.utils import save_image
+
+    if not tops_categories:
+        return
+    rows = [images[((category == k) & is_top).nonzero().squeeze(1)[:16]] for k in tops_categories]
+    x = torch.cat([F.pad(r.float() / 255, (0, 0, 0, 0, 0, 0, 0, 16 - len(r))) for r in rows])
+    save_image(F.interpolate(x, scale_factor=3), str(path), nrow=16, padding=2)
 
 
 def categories(model: InfoGAN, category: torch.Tensor, labels: torch.Tensor, ink: torch.Tensor) -> list[dict]:
@@ -82,6 +97,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="run folders, or with --summary this script's earlier output")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--summary", action="store_true", help="summarise earlier output (JSON lines files)")
+    parser.add_argument("--pictures", default=None, help="folder for each run's picture of its tops categories")
     args = parser.parse_args()
     if args.summary:
         for path in args.runs:
@@ -102,6 +118,11 @@ def main() -> None:
         kept = (category_of(model, even_ink(images)) == category)[is_top].float().mean()
         cats = categories(model, category, labels, ink)
         tops = sorted(d["mean_ink"] for d in cats if next(iter(d["classes"])) in TOPS)
+        if args.pictures:
+            Path(args.pictures).mkdir(parents=True, exist_ok=True)
+            tops_categories = sorted((d["mean_ink"], d["category"]) for d in cats if next(iter(d["classes"])) in TOPS)
+            save_tops_picture(Path(args.pictures) / f"{Path(run).name}-tops.png", images, category, is_top,
+                              [k for _, k in tops_categories])
         print(json.dumps({"run": run, "tops_categories_mean_ink": tops, "tops_kept_at_even_ink": round(float(kept), 4),
                           "categories": cats}))
 

@@ -383,11 +383,14 @@ def test_fashion_tops_ink_evens_the_ink_and_reports_what_the_tops_keep(tmp_path,
                         dataclasses.replace(data.DATASETS["fashion-mnist"], files=data.DATASETS["mnist"].files))
     run = _tiny_runs(tmp_path, fake_mnist, (1,))[0]
     capsys.readouterr()
-    monkeypatch.setattr("sys.argv", ["fashion_tops_ink.py", run, "--data-dir", str(fake_mnist)])
+    monkeypatch.setattr("sys.argv", ["fashion_tops_ink.py", run, "--data-dir", str(fake_mnist),
+                                     "--pictures", str(tmp_path / "pictures")])
     tops_ink.main()
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     record = lines[1]
     assert record["run"] == run and 0 <= record["tops_kept_at_even_ink"] <= 1
+    picture = tmp_path / "pictures" / f"{Path(run).name}-tops.png"
+    assert picture.is_file() == bool(record["tops_categories_mean_ink"])
     _, labels = data.load("mnist", "test", str(fake_mnist))
     assert sum(c["images"] for c in record["categories"]) == len(labels)
     out = tmp_path / "out.jsonl"
