@@ -8,11 +8,13 @@ import torch
 from infogan import InfoGAN
 from infogan.cli import build_parser
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+STUDIES = sorted((ROOT / "docs" / "studies").glob("*.md"))  # the studies the README links to
 
 
-def code_blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+def code_blocks(lang: str, text: str = README) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
 
 
 def test_quick_start_is_the_two_make_commands():
@@ -27,8 +29,23 @@ def test_quick_start_is_the_two_make_commands():
 def test_every_documented_subcommand_exists():
     parser = build_parser()
     known = set(parser._subparsers._group_actions[0].choices)
-    used = set(re.findall(r"^infogan ([a-z]+)", "\n".join(code_blocks("bash")), flags=re.M))
+    blocks = code_blocks("bash") + [b for page in STUDIES for b in code_blocks("bash", page.read_text())]
+    used = set(re.findall(r"^infogan ([a-z]+)", "\n".join(blocks), flags=re.M))
     assert used and used <= known, used - known
+
+
+def test_the_links_to_the_studies_and_their_pictures_resolve():
+    """The study pages moved out of the README: every relative link, both ways, names a file."""
+    assert STUDIES
+    for page in [ROOT / "README.md", *STUDIES]:
+        text = page.read_text()
+        for target, anchor in re.findall(r"\]\(([^)#:]*)(?:#([^)]*))?\)", text):
+            linked = page.parent / target if target else page
+            assert linked.exists(), f"{page.name}: {target}"
+            if anchor and linked.suffix == ".md":  # GitHub's heading anchors
+                headings = re.findall(r"^#+ (.*)$", linked.read_text(), flags=re.M)
+                slugs = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+                assert anchor in slugs, f"{page.name}: {target}#{anchor}"
 
 
 def test_python_api_example_runs(tmp_path, monkeypatch):
