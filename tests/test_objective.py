@@ -314,39 +314,26 @@ def test_brightness_draws_a_gain_per_copy_after_the_rest_and_reaches_g_and_the_r
     assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
 
 
-def test_gamma_draws_a_power_per_copy_after_the_rest_and_reaches_g_and_the_real_terms():
+@pytest.mark.parametrize("option, slot, low, high, before", [
+    ("gamma", 4, 0.5, 2.0, {}),  # a power log-uniform in [1/2, 2]
+    ("blur", 5, 0.0, 1.0, {"gamma": 1.0}),  # a width uniform in [0, 1] px, drawn after the power
+])
+def test_gamma_and_blur_draw_one_number_per_copy_after_the_rest_and_reach_g_and_the_real_terms(
+        option, slot, low, high, before):
     def inputs(stepper):
         return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
 
-    raised, plain = inputs(_stepper(gamma=1.0, consistency=1.0)), inputs(_stepper(consistency=1.0))
-    assert plain["aug"][4] is None and plain["real_aug"][4] is None
-    for i in range(2):  # the fakes' transformation is the same draw, its power drawn after it
-        assert torch.equal(raised["aug"][i], plain["aug"][i])
+    on, plain = inputs(_stepper(**{option: 1.0}, **before, consistency=1.0)), inputs(_stepper(**before, consistency=1.0))
+    assert plain["aug"][slot] is None and plain["real_aug"][slot] is None
+    for i in range(slot):  # the fakes' transformation is the same draw, this option's number drawn after it
+        assert (on["aug"][i] is None and plain["aug"][i] is None) or torch.equal(on["aug"][i], plain["aug"][i])
     for key in ("aug", "real_aug"):
-        assert raised[key][4].shape == (16,) and 0.5 <= raised[key][4].min() and raised[key][4].max() <= 2.0
-    assert not torch.equal(raised["aug"][4], raised["real_aug"][4])  # each copy its own power
-    a, b = _stepper(gamma=1.0), _stepper()
+        assert on[key][slot].shape == (16,) and low <= on[key][slot].min() and on[key][slot].max() <= high
+    assert not torch.equal(on["aug"][slot], on["real_aug"][slot])  # each copy its own
+    a, b = _stepper(**{option: 1.0}), _stepper()
     assert not torch.equal(a.step_once(0)["loss_invariance"], b.step_once(0)["loss_invariance"])
     assert not _same_weights(a.model.G, b.model.G)
-    c, d = _stepper(gamma=1.0, invariance=0.0, consistency=1.0), _stepper(invariance=0.0, consistency=1.0)
-    assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
-
-
-def test_blur_draws_a_width_per_copy_after_the_rest_and_reaches_g_and_the_real_terms():
-    def inputs(stepper):
-        return draw_step_inputs(stepper.model, stepper.cfg, stepper.latent_gen, stepper.device)
-
-    blurred, plain = inputs(_stepper(blur=1.0, gamma=1.0, consistency=1.0)), inputs(_stepper(gamma=1.0, consistency=1.0))
-    assert plain["aug"][5] is None and plain["real_aug"][5] is None
-    for i in (0, 1, 4):  # the fakes' transformation (its power too) is the same draw, its blur drawn after it
-        assert torch.equal(blurred["aug"][i], plain["aug"][i])
-    for key in ("aug", "real_aug"):
-        assert blurred[key][5].shape == (16,) and 0 <= blurred[key][5].min() and blurred[key][5].max() <= 1.0
-    assert not torch.equal(blurred["aug"][5], blurred["real_aug"][5])  # each copy its own blur
-    a, b = _stepper(blur=1.0), _stepper()
-    assert not torch.equal(a.step_once(0)["loss_invariance"], b.step_once(0)["loss_invariance"])
-    assert not _same_weights(a.model.G, b.model.G)
-    c, d = _stepper(blur=1.0, invariance=0.0, consistency=1.0), _stepper(invariance=0.0, consistency=1.0)
+    c, d = _stepper(**{option: 1.0}, invariance=0.0, consistency=1.0), _stepper(invariance=0.0, consistency=1.0)
     assert not torch.equal(c.step_once(0)["loss_consistency"], d.step_once(0)["loss_consistency"])
 
 
