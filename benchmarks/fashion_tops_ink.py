@@ -3,7 +3,7 @@
     python benchmarks/fashion_tops_ink.py RUN [RUN ...] [--data-dir DIR] [--pictures DIR]
 
 Without --brightness the categories that hold the tops (pullovers, coats, shirts) split each
-of these classes by how bright the garment is (README: "--brightness"). This prints, per run,
+of these classes by how bright the garment is (docs/studies/fashion-mnist.md: "--brightness"). This prints, per run,
 each category's test images: how many, their three commonest classes, and their mean ink (a
 garment's mean pixel value over its nonzero pixels, 0-1), then the mean ink of the categories
 whose commonest class is a top, and of each top class for comparison, and how many of the tops
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-
 from pathlib import Path
 
 import torch
@@ -117,14 +116,13 @@ def main() -> None:
         category = category_of(model, images)
         kept = (category_of(model, even_ink(images)) == category)[is_top].float().mean()
         cats = categories(model, category, labels, ink)
-        tops = sorted(d["mean_ink"] for d in cats if next(iter(d["classes"])) in TOPS)
+        tops = sorted((d["mean_ink"], d["category"]) for d in cats if next(iter(d["classes"])) in TOPS)  # darkest first
         if args.pictures:
             Path(args.pictures).mkdir(parents=True, exist_ok=True)
-            tops_categories = sorted((d["mean_ink"], d["category"]) for d in cats if next(iter(d["classes"])) in TOPS)
             save_tops_picture(Path(args.pictures) / f"{Path(run).name}-tops.png", images, category, is_top,
-                              [k for _, k in tops_categories])
-        print(json.dumps({"run": run, "tops_categories_mean_ink": tops, "tops_kept_at_even_ink": round(float(kept), 4),
-                          "categories": cats}))
+                              [k for _, k in tops])
+        print(json.dumps({"run": run, "tops_categories_mean_ink": [i for i, _ in tops],
+                          "tops_kept_at_even_ink": round(float(kept), 4), "categories": cats}))
 
 
 if __name__ == "__main__":

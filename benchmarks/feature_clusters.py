@@ -3,7 +3,7 @@
     python benchmarks/feature_clusters.py RUN|CHECKPOINT [...] [--data-dir DIR] [--threads 2]
 
 The default's weak MNIST seeds file ~13% of the 7s with another digit because G's code for that
-digit also draws crossed 7s (README: "Levers tried against the weak seeds"). If the features Q
+digit also draws crossed 7s (docs/studies/mnist.md: "Levers tried against the weak seeds"). If the features Q
 reads its categories from (D's trunk, 1024 wide, and Q's hidden layer, 128 wide) still keep the
 crossed 7s apart from that digit, a label-free re-reading of those features (k-means on the
 training images, the restart with the lowest inertia kept) would repair the code after training;

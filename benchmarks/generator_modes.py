@@ -3,7 +3,7 @@
     python benchmarks/generator_modes.py RUN [RUN ...] [--data-dir DIR] [--per-class 6000] [--sevens-of RUN]
 
 The default's weak MNIST seeds put 60-140 of the test set's 7s in the 2's (or 9's) category
-(README: "Levers tried against the weak seeds"). Two stories fit that: G's category draws
+(docs/studies/mnist.md: "Levers tried against the weak seeds"). Two stories fit that: G's category draws
 those 7s too, so Q, which learns its classes from G's drawings, is right to read them so; or
 G's categories are clean and only Q's reading of the real images strays. Per run this prints:
 

@@ -3,7 +3,7 @@
     python benchmarks/neighbour_probe.py RUN [RUN ...] [--dataset fashion-mnist] [--data-dir DIR]
 
 On Fashion-MNIST Q files the tops (pullovers, coats, shirts) together and the bags in two
-categories at weak seeds (README: the Fashion-MNIST study). Clustering methods that trust
+categories at weak seeds (docs/studies/fashion-mnist.md). Clustering methods that trust
 neighbourhoods (SCAN, Van Gansbeke et al. 2020) train a classifier so that each image and its
 nearest neighbours in a learned feature space agree, with an entropy term that keeps the
 classes in use. This probe measures, on finished runs and without retraining:

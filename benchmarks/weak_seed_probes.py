@@ -2,7 +2,7 @@
 
     python benchmarks/weak_seed_probes.py RUN [RUN ...] [--data-dir DIR] [--threads 2]
 
-The default's weak MNIST seeds file 13% of the 7s with the 2s (README: "Levers tried against
+The default's weak MNIST seeds file 13% of the 7s with the 2s (docs/studies/mnist.md: "Levers tried against
 the weak seeds"). Two repairs need no retraining and no labels, so they are cheap to probe on
 finished runs before anything is built into training:
 

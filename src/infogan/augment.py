@@ -26,20 +26,20 @@ Either copy may also have its ink raised to a power (--gamma): a power below 1 l
 garment's greys toward white and flattens its texture, one above 1 darkens a bright one's, which
 no gain can do (a gain keeps the ratios between a garment's greys, the dark tops' texture). On
 Fashion-MNIST it took brightness out of the tops at some seeds and the freed category went to a
-second kind of bag instead (README), so no preset turns it on.
+second kind of bag instead (docs/studies/fashion-mnist.md), so no preset turns it on.
 
 Either copy may also be blurred (--blur): on Fashion-MNIST the categories that brightness and
 powers did not break up are a fabric's texture (plain tops in one category, patterned, checked
 and printed ones in another, whatever the garment), and an exact brightness normalisation of
-real images leaves 97-98% of the tops in their category (README). A blur wipes a print or a
+real images leaves 97-98% of the tops in their category (docs/studies/fashion-mnist.md). A blur wipes a print or a
 check out and keeps a garment's outline: a category that reads the texture cannot survive it.
 Measured, it took the fabric out of one seed's tops of two, and that category went to a second
-kind of bag instead (README), so no preset turns it on.
+kind of bag instead (docs/studies/fashion-mnist.md), so no preset turns it on.
 
 The stroke morphology (--morph, its chance) was made for digits, whose identity survives a
 thicker or thinner pen; --morph 0 turns it off for images that have no strokes. Mirroring
 (--flip) suits classes that do not depend on a left or right side; on Fashion-MNIST, whose
-shoes all point left, it cost the shoes their categories at one seed of two (README).
+shoes all point left, it cost the shoes their categories at one seed of two (docs/studies/fashion-mnist.md).
 
 Random parameters come from the caller's torch.Generator (the trainer's latent generator),
 so a resumed run draws the same transformations as an uninterrupted one. Everything here

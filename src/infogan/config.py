@@ -54,7 +54,7 @@ class TrainConfig:
                          choices=("family", "mnist", "caps"), in_name="g")
     width: float = option(1.0, "channel/unit multiplier of the networks (1 = the paper's)", "model")
     q_sharpness: float | None = option(None, "capsule Q only (arch caps, capsnet): its logits are this times "
-                                             "log |s_k|^2 (README, InfoCapsGAN; default: the network's own)",
+                                             "log |s_k|^2 (docs/studies/infocapsgan.md; default: the network's own)",
                                        "model", in_name="qT")
     image_size: int = option(28, "image side in pixels (celeba/folder images are cropped and resized to it)", "model")
     channels: int = option(1, "folder images: 1 (grayscale) or 3 (colour)", "model", choices=(1, 3))
@@ -209,9 +209,9 @@ class Preset:
     overrides: dict
 
 
-# The default objective of the 28-px presets (README: "Unsupervised as good as supervised"): the
+# The default objective of the 28-px presets (issue 18: unsupervised as good as supervised): the
 # paper's, the invariance term, Q's consistency on real images, the weights' average and a final
-# decay. Self-labelling is off: over MNIST seeds 0-5 it added nothing (README: "Levers tried
+# decay. Self-labelling is off: over MNIST seeds 0-5 it added nothing (docs/studies/mnist.md: "Levers tried
 # against the weak seeds"); mnist-caps keeps it, as its studies were measured with it.
 TOWARD_SUPERVISED = dict(epochs=3, invariance=1.0, consistency=1.0, self_label=0.0, ema=0.999, lr_decay=0.3)
 

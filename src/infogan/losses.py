@@ -142,7 +142,7 @@ def cover_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torc
     """Mean over real images of the squared distance to their nearest drawing, features scaled to
     unit length (IMLE, Li & Malik 2018, within one batch): only each real image's nearest drawing
     is pulled toward it, to have G draw a style the adversarial loss lets it leave out (MNIST's
-    crossed 7s; at weights 1-20 it did not: README, "Where the trap is"). real_features are
+    crossed 7s; at weights 1-20 it did not: docs/studies/mnist.md, "Where the trap is"). real_features are
     constants."""
     r = F.normalize(real_features.detach().float(), dim=1)
     f = F.normalize(fake_features.float(), dim=1)

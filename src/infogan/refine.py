@@ -2,8 +2,8 @@
 to the category whose drawings they resemble, and teaches Q's head the move.
 
 Why: on about a third of MNIST seeds the default run ends near 0.975 instead of 0.987, and
-the lost point is nearly always one group, the crossed 7s, read as 2s with confidence (README,
-"Where the trap is"). G draws no crossed 7s in any run, so Q's reading of them is its trunk's
+the lost point is nearly always one group, the crossed 7s, read as 2s with confidence
+(docs/studies/mnist.md, "Where the trap is"). G draws no crossed 7s in any run, so Q's reading of them is its trunk's
 extension beyond the drawings, and which class that extension reaches is a coin toss of the
 seed. Two facts make the group recoverable without labels: Q's trunk features gather the
 crossed 7s into a group of their own (k-means finds it), and in pixel space the drawings

@@ -65,7 +65,7 @@ def final_consistency(stats: list[dict], rows: int = CONSISTENCY_ROWS) -> float 
 def most_consistent(logs: dict[str, list[dict]]) -> dict:
     """Q's consistency over runs ({run: its stats.jsonl rows}, in the runs' order): the
     selected run's Q agrees most with itself on real images (final_consistency). A capsule Q
-    that splits digits by style ends below the ones that do not (README, InfoCapsGAN)."""
+    that splits digits by style ends below the ones that do not (docs/studies/infocapsgan.md)."""
     values = [final_consistency(rows) for rows in logs.values()]
     missing = [run for run, v in zip(logs, values) if v is None]
     if missing:

@@ -15,7 +15,7 @@ sigmoid(log |s_k|^2) = |v_k|, and Q's logits are Q_SHARPNESS * log |s_k|^2, so Q
 the cross-entropy of the other networks (the InfoCapsGAN code's margin loss, with its constants,
 gives no likelihood to bound the MI with). T = 1 (the squared lengths) is the default. T = 2
 (--q-sharpness 2) makes Q surer of real images and sorts them sooner, but on 2 seeds of 5 it
-locked in digits split by style that T = 1 slowly sorts out over 7 epochs (README, InfoCapsGAN).
+locked in digits split by style that T = 1 slowly sorts out over 7 epochs (docs/studies/infocapsgan.md).
 T is a buffer in the weights; models saved before it existed load with 1 (LATER_BUFFERS).
 
 The capsule generator (CapsuleGenerator, the published one): the squashed latent -> K class
@@ -60,7 +60,7 @@ def routing_compile_options() -> dict:
     planner then counts the pose loop as 8 // 16 = 0 steps: it judges the 65,536 (image, input)
     pairs of a batch of 256 too few to share out and parallelises the 10-output sums of the
     backward pass instead, opening an OpenMP region in each of those 65,536 iterations. The
-    routing ran 3x slower on 2 threads than on 1 that way (README, InfoCapsGAN); with 8-float vectors
+    routing ran 3x slower on 2 threads than on 1 that way (docs/studies/infocapsgan.md); with 8-float vectors
     it shares out the pairs and is faster on both."""
     try:
         from torch._inductor.cpu_vec_isa import pick_vec_isa
@@ -238,7 +238,7 @@ class CapsuleGenerator(nn.Module):
         Its N(0, 0.02) silences this G: the class capsules come out ~6e-3 long, the primary
         capsules ~1e-6, so the first upconv's output (~5e-7) sits far below batch norm's eps and
         every image is the same flat gray; D then has nothing to tell apart and G never learns
-        (README, InfoCapsGAN). The InfoCapsGAN code draws W0 and W1 with std sqrt(3 / (fan_in +
+        (docs/studies/infocapsgan.md). The InfoCapsGAN code draws W0 and W1 with std sqrt(3 / (fan_in +
         fan_out)) counted its way (16 + K + latent; 8 + 16 + 1152), which gives class capsules
         ~0.3 long and images that vary from the first step."""
         in_dim, n_primary = self.to_classes.in_features, self.types * 36
