@@ -111,10 +111,11 @@ def main() -> None:
     print(json.dumps({"class_mean_ink": {c: round(float(ink[labels == t].mean()), 3) for t, c in enumerate(CLASSES)
                                          if c in TOPS}}))
     is_top = torch.tensor([c in TOPS for c in CLASSES])[labels]
+    evened = even_ink(images)  # the same for every run
     for run in args.runs:
         model = InfoGAN.from_pretrained(run)
         category = category_of(model, images)
-        kept = (category_of(model, even_ink(images)) == category)[is_top].float().mean()
+        kept = (category_of(model, evened) == category)[is_top].float().mean()
         cats = categories(model, category, labels, ink)
         tops = sorted((d["mean_ink"], d["category"]) for d in cats if next(iter(d["classes"])) in TOPS)  # darkest first
         if args.pictures:
