@@ -11,6 +11,9 @@ keep their category when every image's ink is scaled to one mean (tops_kept_at_e
 says the categories' dark and bright tops differ by more than a brightness gain). The test
 labels only describe the categories; nothing is chosen with them. --pictures writes, per run,
 DIR/<run>-tops.png: a row of each tops category's first 16 test tops (3x), to see what sorts them.
+A model with more categorical codes (--latent z62,cat10,cat2,cont2) also gets, for each of the
+others, the share of each class's test images and of each category's at each of its values
+(other_codes): does the extra code hold a split of its own, and do the categories nest in it?
 
     python benchmarks/fashion_tops_ink.py --summary OUT.jsonl [OUT.jsonl ...]
 
@@ -50,9 +53,24 @@ def even_ink(images: torch.Tensor, target: float = EVEN_INK) -> torch.Tensor:
     return (images.float() * gain.view(-1, 1, 1, 1)).clamp(0, 255).round().to(torch.uint8)
 
 
-def category_of(model: InfoGAN, images: torch.Tensor) -> torch.Tensor:
+def category_of(model: InfoGAN, images: torch.Tensor, code: int = 0) -> torch.Tensor:
     with torch.no_grad():
-        return model.infer_codes(images, probs=True)[model.spec.categorical[0].name].argmax(1)
+        return model.infer_codes(images, probs=True)[model.spec.categorical[code].name].argmax(1)
+
+
+def value_shares(values: torch.Tensor, groups: torch.Tensor, n_groups: int, n_values: int) -> list[list[float]]:
+    """For each group, the share of its images at each value of another code."""
+    counts = torch.zeros(n_groups, n_values).index_put_((groups, values), torch.ones(len(values)), accumulate=True)
+    return [[round(v, 3) for v in row] for row in (counts / counts.sum(1, keepdim=True).clamp(min=1)).tolist()]
+
+
+def other_codes(model: InfoGAN, images: torch.Tensor, labels: torch.Tensor, category: torch.Tensor) -> dict:
+    out = {}
+    for i, code in enumerate(model.spec.categorical[1:], start=1):
+        values = category_of(model, images, i)
+        out[code.name] = {"by_class": dict(zip(CLASSES, value_shares(values, labels, len(CLASSES), code.size))),
+                          "by_category": value_shares(values, category, model.spec.categorical[0].size, code.size)}
+    return out
 
 
 def save_tops_picture(path: Path, images: torch.Tensor, category: torch.Tensor, is_top: torch.Tensor,
@@ -122,8 +140,11 @@ def main() -> None:
             Path(args.pictures).mkdir(parents=True, exist_ok=True)
             save_tops_picture(Path(args.pictures) / f"{Path(run).name}-tops.png", images, category, is_top,
                               [k for _, k in tops])
-        print(json.dumps({"run": run, "tops_categories_mean_ink": [i for i, _ in tops],
-                          "tops_kept_at_even_ink": round(float(kept), 4), "categories": cats}))
+        row = {"run": run, "tops_categories_mean_ink": [i for i, _ in tops],
+               "tops_kept_at_even_ink": round(float(kept), 4), "categories": cats}
+        if len(model.spec.categorical) > 1:
+            row["other_codes"] = other_codes(model, images, labels, category)
+        print(json.dumps(row))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Are a weak seed's misplaced 7s misplaced in D's features too, or only in Q's categories?
 
-    python benchmarks/feature_clusters.py RUN|CHECKPOINT [...] [--data-dir DIR] [--threads 2]
+    python benchmarks/feature_clusters.py RUN|CHECKPOINT [...] [--data-dir DIR] [--threads 2] [--graph 10]
 
 The default's weak MNIST seeds file ~13% of the 7s with another digit because G's code for that
 digit also draws crossed 7s (docs/studies/mnist.md: "Levers tried against the weak seeds"). If the features Q
@@ -13,6 +13,12 @@ can change it.
 Prints one JSON object per run: Q's test accuracy, and for each feature space (raw and L2-
 normalised) the test accuracy of the k-means clusters fitted on the training images and how many
 test 7s fall outside their best-matched cluster. Test labels only score; nothing is chosen with them.
+
+`--graph K` adds a reading that trusts neighbourhoods rather than distances to a centre (spectral
+clustering, as N2D and SpectralNet read features): the test images' K-nearest-neighbour graph in
+each L2-normalised space (cosine, after PCA to 50 dimensions), its first eigenvectors, k-means on
+those. It is fitted on the test images themselves (transductive; their labels still only score).
+Where a class is one connected but not round cloud, k-means cuts it and the graph does not.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.manifold import spectral_embedding
+from sklearn.neighbors import NearestNeighbors
 
 from infogan import InfoGAN, checkpoint, data
 from infogan.metrics.clustering import cluster_scores
@@ -47,6 +57,16 @@ def normalised(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def graph_clusters(x: np.ndarray, k: int, neighbours: int, dims: int = 50) -> np.ndarray:
+    """Spectral clustering of the rows of x into k groups on their symmetrised kNN graph."""
+    if x.shape[1] > dims:
+        x = PCA(dims, random_state=0).fit_transform(x)
+    graph = NearestNeighbors(n_neighbors=neighbours + 1).fit(x).kneighbors_graph(x)
+    graph = graph - sparse.identity(len(x), format="csr")  # each point is its own first neighbour
+    embedding = spectral_embedding(0.5 * (graph + graph.T), n_components=k, drop_first=False, random_state=0)
+    return KMeans(k, n_init=10, random_state=0).fit_predict(normalised(embedding))
+
+
 def sevens_outside(scores: dict, pred: np.ndarray, labels: np.ndarray) -> int:
     seven = {t: int(p) for p, t in scores["match"].items()}.get(7)
     return int(((labels == 7) & (pred != seven)).sum())
@@ -61,7 +81,7 @@ def load(path: str):
     return checkpoint.load_model(ckpt, "ema" if "ema" in checkpoint.read_meta(ckpt).get("modules", []) else None)
 
 
-def probe(run: str, x_train, x_test, y_test, k: int, restarts: int) -> dict:
+def probe(run: str, x_train, x_test, y_test, k: int, restarts: int, graph: int = 0) -> dict:
     model = load(run)
     labels = y_test.numpy()
     q_pred = model.infer_codes(x_test)[model.spec.categorical[0].name].numpy()
@@ -77,6 +97,11 @@ def probe(run: str, x_train, x_test, y_test, k: int, restarts: int) -> dict:
             key = f"{name}{'_l2' if norm else ''}"
             row[f"kmeans_{key}_accuracy"] = s["accuracy"]
             row[f"kmeans_{key}_sevens_outside"] = sevens_outside(s, pred, labels)
+        if graph:
+            pred = graph_clusters(normalised(test[name]), k, graph)
+            s = cluster_scores(pred, labels, k)
+            row[f"graph_{name}_l2_accuracy"] = s["accuracy"]
+            row[f"graph_{name}_l2_sevens_outside"] = sevens_outside(s, pred, labels)
     return row
 
 
@@ -87,12 +112,14 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir")
     p.add_argument("--restarts", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--graph", type=int, default=0, metavar="K",
+                   help="also spectral clustering on the test images' K-nearest-neighbour graph (0 = off)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     x_train, _ = data.load(args.dataset, "train", args.data_dir)
     x_test, y_test = data.load(args.dataset, "test", args.data_dir)
     for run in args.runs:
-        print(json.dumps(probe(run, x_train, x_test, y_test, int(y_test.max()) + 1, args.restarts)), flush=True)
+        print(json.dumps(probe(run, x_train, x_test, y_test, int(y_test.max()) + 1, args.restarts, args.graph)), flush=True)
     return 0
 
 

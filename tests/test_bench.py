@@ -116,10 +116,32 @@ def test_feature_clusters_count_the_misplaced_sevens_and_read_runs_and_checkpoin
     ckpt = run.latest_checkpoint()
     spaces = clusters.feature_spaces(clusters.load(str(ckpt)), torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
     assert spaces["trunk"].shape[0] == spaces["q_hidden"].shape[0] == 3
-    assert clusters.main([str(run.path), str(ckpt), "--data-dir", str(fake_mnist), "--restarts", "1"]) == 0
+    assert clusters.main([str(run.path), str(ckpt), "--data-dir", str(fake_mnist), "--restarts", "1",
+                          "--graph", "5"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    assert len(rows) == 2 and all(0 <= r["kmeans_trunk_l2_accuracy"] <= 1 for r in rows)
+    assert len(rows) == 2 and all(0 <= r[f"{kind}_{space}_l2_accuracy"] <= 1 for r in rows
+                                  for kind in ("kmeans", "graph") for space in ("trunk", "q_hidden"))
     assert rows[0]["q_accuracy"] == rows[1]["q_accuracy"]  # the run's model is its last checkpoint's average
+
+
+def test_graph_clusters_follow_connected_shapes_that_kmeans_cuts():
+    import numpy as np
+    from sklearn.cluster import KMeans
+
+    from infogan.metrics.clustering import cluster_scores
+
+    clusters = _load("feature_clusters")
+    # two concentric rings in 60 dimensions (the rest noise): each ring is a class, one connected curve
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, 400)
+    labels = np.repeat([0, 1], 200)
+    radius = np.where(labels == 0, 1.0, 3.0)
+    x = np.zeros((400, 60))
+    x[:, 0], x[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
+    x[:, 2:] = 0.01 * rng.standard_normal((400, 58))
+    graph = cluster_scores(clusters.graph_clusters(x, 2, 8), labels, 2)["accuracy"]
+    kmeans = cluster_scores(KMeans(2, n_init=5, random_state=0).fit_predict(x), labels, 2)["accuracy"]
+    assert graph == 1.0 and kmeans < 0.75
 
 
 def test_bench_reports_a_loop_that_cannot_start(capsys):
@@ -279,12 +301,12 @@ def test_tf32_emulation_rounds_to_ten_mantissa_bits_and_keeps_the_model(tmp_path
     assert not torch.equal(rounded(inputs), net(inputs)) and torch.equal(net[0].weight, weight)  # the original untouched
 
 
-def _tiny_runs(tmp_path, fake_mnist, seeds):
+def _tiny_runs(tmp_path, fake_mnist, seeds, flags=()):
     runs = []
     for seed in seeds:
         out = tmp_path / f"run{seed}"
         assert main(["train", "--preset", "tiny", "--max-steps", "3", "--seed", str(seed), "--threads", "1",
-                     "--no-progress", "--no-eval", "--data-dir", str(fake_mnist), "--outdir", str(out)]) == 0
+                     "--no-progress", "--no-eval", "--data-dir", str(fake_mnist), "--outdir", str(out), *flags]) == 0
         runs.append(str(next(out.iterdir())))
     return runs
 
@@ -399,3 +421,29 @@ def test_fashion_tops_ink_evens_the_ink_and_reports_what_the_tops_keep(tmp_path,
     tops_ink.main()
     summary = json.loads(capsys.readouterr().out)
     assert summary["categories"] == 10 and 0 < summary["purity"] <= 1
+    assert "other_codes" not in record  # one categorical code: nothing more to report
+
+
+def test_fashion_tops_ink_reads_the_other_categorical_codes(tmp_path, fake_mnist, capsys, monkeypatch):
+    import dataclasses
+
+    from infogan import data
+    tops_ink = _load("fashion_tops_ink")
+    # groups 0, 0, 1, 2 (of 3) at values 1, 1, 0, 1 (of 2): group 2 holds nothing at value 0, and an
+    # empty group has no shares
+    shares = tops_ink.value_shares(torch.tensor([1, 1, 0, 1]), torch.tensor([0, 0, 1, 1]), 3, 2)
+    assert shares == [[0.0, 1.0], [0.5, 0.5], [0.0, 0.0]]
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist",
+                        dataclasses.replace(data.DATASETS["fashion-mnist"], files=data.DATASETS["mnist"].files))
+    run = _tiny_runs(tmp_path, fake_mnist, (1,), ["--latent", "z8,cat10,cat2,cont2"])[0]
+    capsys.readouterr()
+    monkeypatch.setattr("sys.argv", ["fashion_tops_ink.py", run, "--data-dir", str(fake_mnist)])
+    tops_ink.main()
+    codes = json.loads(capsys.readouterr().out.splitlines()[1])["other_codes"]
+    assert list(codes) == ["c2"]  # the first categorical code is the categories themselves
+    _, labels = data.load("mnist", "test", str(fake_mnist))
+    by_class, by_category = list(codes["c2"]["by_class"].values()), codes["c2"]["by_category"]
+    assert len(by_class) == len(by_category) == 10 and all(len(r) == 2 for r in by_class + by_category)
+    # each class's test images are spread over the code's two values; a category may hold none
+    assert all(abs(sum(r) - 1) < 0.01 for r, n in zip(by_class, torch.bincount(labels, minlength=10)) if n)
+    assert all(abs(sum(r) - 1) < 0.01 or sum(r) == 0 for r in by_category)
