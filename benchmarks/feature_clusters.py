@@ -72,6 +72,12 @@ def sevens_outside(scores: dict, pred: np.ndarray, labels: np.ndarray) -> int:
     return int(((labels == 7) & (pred != seven)).sum())
 
 
+def score(row: dict, key: str, pred: np.ndarray, labels: np.ndarray, k: int) -> None:
+    s = cluster_scores(pred, labels, k)
+    row[f"{key}_accuracy"] = s["accuracy"]
+    row[f"{key}_sevens_outside"] = sevens_outside(s, pred, labels)
+
+
 def load(path: str):
     """A run or model folder's model, or a checkpoint folder's weight average (its live weights
     when it has none), which is what a run's model/ holds at the end."""
@@ -84,24 +90,16 @@ def load(path: str):
 def probe(run: str, x_train, x_test, y_test, k: int, restarts: int, graph: int = 0) -> dict:
     model = load(run)
     labels = y_test.numpy()
-    q_pred = model.infer_codes(x_test)[model.spec.categorical[0].name].numpy()
-    q_scores = cluster_scores(q_pred, labels, k)
-    row = {"run": run, "q_accuracy": q_scores["accuracy"], "q_sevens_outside": sevens_outside(q_scores, q_pred, labels)}
+    row = {"run": run}
+    score(row, "q", model.infer_codes(x_test)[model.spec.categorical[0].name].numpy(), labels, k)
     train, test = feature_spaces(model, x_train), feature_spaces(model, x_test)
     for name in train:
         for norm in (False, True):
             a, b = (normalised(train[name]), normalised(test[name])) if norm else (train[name], test[name])
             km = KMeans(k, n_init=restarts, random_state=0).fit(a)  # lowest inertia of the restarts
-            pred = km.predict(b)
-            s = cluster_scores(pred, labels, k)
-            key = f"{name}{'_l2' if norm else ''}"
-            row[f"kmeans_{key}_accuracy"] = s["accuracy"]
-            row[f"kmeans_{key}_sevens_outside"] = sevens_outside(s, pred, labels)
+            score(row, f"kmeans_{name}{'_l2' if norm else ''}", km.predict(b), labels, k)
         if graph:
-            pred = graph_clusters(normalised(test[name]), k, graph)
-            s = cluster_scores(pred, labels, k)
-            row[f"graph_{name}_l2_accuracy"] = s["accuracy"]
-            row[f"graph_{name}_l2_sevens_outside"] = sevens_outside(s, pred, labels)
+            score(row, f"graph_{name}_l2", graph_clusters(normalised(test[name]), k, graph), labels, k)
     return row
 
 
@@ -119,7 +117,8 @@ def main(argv=None) -> int:
     x_train, _ = data.load(args.dataset, "train", args.data_dir)
     x_test, y_test = data.load(args.dataset, "test", args.data_dir)
     for run in args.runs:
-        print(json.dumps(probe(run, x_train, x_test, y_test, int(y_test.max()) + 1, args.restarts, args.graph)), flush=True)
+        row = probe(run, x_train, x_test, y_test, int(y_test.max()) + 1, args.restarts, args.graph)
+        print(json.dumps(row), flush=True)
     return 0
 
 
