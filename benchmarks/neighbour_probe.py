@@ -9,14 +9,16 @@ nearest neighbours in a learned feature space agree, with an entropy term that k
 classes in use. This probe measures, on finished runs and without retraining:
 
 - how often an image's k nearest training images (cosine of D's trunk features, eval mode)
-  share its class (the labels only score: how much the neighbours can teach the stage);
+  share its class, overall and per class (the labels only score: how much the neighbours can
+  teach the stage, and which classes they mix);
 - Q's test accuracy after a short stage that trains Q's head (trunk frozen) from where it
   ended, with the loss  -log <p(x), p(n)> - entropy_weight * H(mean p)  over pairs of a
   training image x and one of its neighbours n (lr 1e-3, 3000 steps of 256 pairs; a copy of
   the whole D trained the same way at 1e-4 gained no more at seed 0 in 1000 steps);
 - the clusters the features hold themselves (k-means on the L2-normalised trunk features of
   the training images) and what a labelled reader of the same features gets (20 nearest
-  training images vote with their labels): how far a re-reading of D's features could go.
+  training images vote with their labels), overall and per class: how far a re-reading of D's
+  features could go.
 
 Prints one JSON object per run. The test labels only score. One caveat: the stage's defaults
 (lr, length, starting from Q's head) were picked among four variants by one run's test accuracy
@@ -73,6 +75,12 @@ def neighbour_stage(D, feats: torch.Tensor, near: torch.Tensor, cols: slice, ste
     return head.eval()
 
 
+def per_class(values: torch.Tensor, labels: torch.Tensor, classes: int) -> list[float]:
+    """The mean of values over each class's images (a class without images: 0)."""
+    sums = torch.zeros(classes).index_add_(0, labels, values)
+    return [round(v, 4) for v in (sums / torch.bincount(labels, minlength=classes).clamp(min=1)).tolist()]
+
+
 def probe(run: str, x_train, y_train, x_test, y_test, args) -> dict:
     t0 = time.time()
     model = InfoGAN.from_pretrained(run)  # a run folder (its model/) or a model folder
@@ -81,10 +89,13 @@ def probe(run: str, x_train, y_train, x_test, y_test, args) -> dict:
     k = code.size
     feats, test_feats = trunk_features(model.D, x_train), trunk_features(model.D, x_test)
     near = cosine_nearest(feats, feats, args.neighbours, exclude_self=True)
-    purity = (y_train[near] == y_train[:, None]).float().mean().item()
+    same = (y_train[near] == y_train[:, None]).float().mean(1)  # per training image
+    purity = same.mean().item()
+    classes = int(y_train.max()) + 1
     with torch.no_grad(), eval_mode(model.D):
         before = cat_logits(model.D.q_head, test_feats, cols).argmax(1)
     row = {"run": run, "neighbours": args.neighbours, "neighbour_purity": round(purity, 4),
+           "neighbour_purity_by_class": per_class(same, y_train, classes),
            "q_accuracy": cluster_scores(before.numpy(), y_test.numpy(), k)["accuracy"]}
     for w in args.entropy_weights:
         head = neighbour_stage(model.D, feats, near, cols, args.steps, args.batch, args.lr, w, args.seed)
@@ -97,8 +108,9 @@ def probe(run: str, x_train, y_train, x_test, y_test, args) -> dict:
     row["kmeans_trunk_accuracy"] = cluster_scores(km.predict(F.normalize(test_feats, dim=1).numpy()), y_test.numpy(), k)["accuracy"]
     # What a labelled reader of the same features would get: each test image's 20 nearest training
     # images vote (by cosine, which nearest_votes's /255 for uint8 images leaves as it is).
-    votes = nearest_votes(test_feats, feats, y_train, int(y_train.max()) + 1, 20).argmax(1)
+    votes = nearest_votes(test_feats, feats, y_train, classes, 20).argmax(1)
     row["knn20_labelled_accuracy"] = round((votes == y_test).float().mean().item(), 4)
+    row["knn20_labelled_by_class"] = per_class((votes == y_test).float(), y_test, classes)
     row["seconds"] = round(time.time() - t0, 1)
     return row
 

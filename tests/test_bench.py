@@ -386,6 +386,10 @@ def test_neighbour_probe_finds_neighbours_and_its_stage_learns_a_toy_split(tmp_p
     r = json.loads(capsys.readouterr().out)
     assert all(0 <= r[key] <= 1 for key in ("neighbour_purity", "q_accuracy", "after_entropy2",
                                               "kmeans_trunk_accuracy", "knn20_labelled_accuracy"))
+    assert all(len(r[key]) == 10 and all(0 <= v <= 1 for v in r[key])
+               for key in ("neighbour_purity_by_class", "knn20_labelled_by_class"))
+    # per class: a mean over each class's images; a class with none reads 0
+    assert probe.per_class(torch.tensor([1.0, 0, 1, 1]), torch.tensor([0, 0, 2, 2]), 3) == [0.5, 0.0, 1.0]
 
 
 def test_fashion_tops_ink_evens_the_ink_and_reports_what_the_tops_keep(tmp_path, fake_mnist, capsys, monkeypatch):
