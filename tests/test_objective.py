@@ -368,6 +368,8 @@ def test_flip_and_morph_change_the_copies_draw_for_draw_and_reach_g():
     ({"gamma": -0.5}, "--gamma must be >= 0"),
     ({"blur": 1.0, "invariance": 0.0}, "--blur changes the transformed copies"),
     ({"blur": 2.0}, r"--blur must be in \[0, 1.5\]"),
+    ({"affine": 0.5, "invariance": 0.0}, "--affine changes the transformed copies"),
+    ({"affine": 2.5}, r"--affine must be in \[0, 2\]"),
     ({"erase": 6}, "--erase hides part of the real images' copies"),
     ({"fake_erase": 6, "invariance": 0.0}, "--fake-erase hides part of the transformed fakes"),
     ({"fake_erase": 28}, "--erase and --fake-erase must be >= 0 and smaller than the image"),
@@ -429,7 +431,7 @@ def test_a_longer_run_is_a_shorter_one_resumed_with_more_epochs_before_its_decay
 def test_resume_stays_exact_with_every_term_on(fake_mnist, tmp_path):
     flags = ["--consistency", "1", "--self-label", "1", "--self-label-threshold", "0.2", "--balance", "1", "--overcluster", "1",
              "--overcluster-k", "7", "--contrast", "1", "--cover", "1", "--q-fakes", "0.5", "--erase", "6",
-             "--fake-erase", "5", "--brightness", "1", "--gamma", "0.5", "--blur", "1", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
+             "--fake-erase", "5", "--brightness", "1", "--gamma", "0.5", "--blur", "1", "--affine", "0.5", "--morph", "0.3", "--flip", "0.5", "--ema", "0.9",
              "--lr-decay", "0.5", "--refine-groups", "4", "--refine-margin", "0", "--no-progress", "--no-eval",
              "--data-dir", str(fake_mnist)]
     assert main(["train", "--preset", "tiny", "--max-steps", "10", "--ckpt-every", "3", *flags,

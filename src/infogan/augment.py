@@ -65,6 +65,14 @@ class Augmentation:
     shift_px: float = 2.0
     morph_p: float = 0.5  # chance of a (half-strength) 3x3 dilation or erosion, half each
 
+    @classmethod
+    def scaled(cls, strength: float, morph_p: float = 0.5) -> "Augmentation":
+        """The default ranges of rotation, shear, zoom and shift times `strength` (0: none; the
+        draws are the same whatever it is, so a run at 1 draws what it drew before the option)."""
+        base = cls()
+        return cls(base.rotate_deg * strength, base.shear_deg * strength, base.scale * strength,
+                   base.shift_px * strength, morph_p)
+
     def sample(self, n: int, image_size: int, generator: torch.Generator | None = None, device=None):
         """(theta (n, 2, 3) affine matrices for affine_grid, morph (n,) in {-1, 0, 1})."""
         u = torch.rand(n, 5, generator=generator, device=device) * 2 - 1  # (n, 5) in [-1, 1)

@@ -29,6 +29,8 @@ RESUMABLE_GROUPS = ("length", "speed", "run")
 # the terms that have Q (or its trunk) read real images and their transformed copies
 REAL_IMAGE_TERMS = ("consistency", "self_label", "balance", "overcluster", "contrast")
 
+MAX_AFFINE = 2.0  # --affine's top: +-30 deg rotation and shear, +-20% zoom, +-4 px shift
+
 
 def flag_list(names: tuple[str, ...], last: str = "or") -> str:
     """Options as the command line spells them, in a sentence: "--a, --b or --c"."""
@@ -116,6 +118,9 @@ class TrainConfig:
     blur: float = option(0.0, "the transformed copies are also blurred: a Gaussian of standard deviation uniform in "
                               "[0, b] pixels, at most 1.5 (a fabric's print or check wiped out, its outline kept; "
                               "0 = off)", "objective", in_name="blur")
+    affine: float = option(1.0, "the transformed copies' ranges of rotation, shear, zoom and shift times this (1: "
+                                "+-15 deg, +-15 deg, +-10%, +-2 px, made for digits; 0: no geometric change; at most "
+                                f"{MAX_AFFINE:g})", "objective", in_name="affine")
     morph: float = option(0.5, "chance that a transformed copy's strokes are also thickened or thinned (a half-strength "
                                "3x3 dilation or erosion, half each; made for digits' strokes; 0 = never)", "objective",
                           in_name="morph")
@@ -291,7 +296,7 @@ def validate(cfg: TrainConfig) -> None:
     from . import nets
     from .augment import MAX_BLUR
 
-    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --brightness, --gamma, --blur, --flip change
+    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --affine, --brightness, --gamma, --blur, --flip change
     real_readers, copy_readers = flag_list(REAL_IMAGE_TERMS), flag_list(("invariance",) + REAL_IMAGE_TERMS)
     checks = [
         (cfg.batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two samples)"),
@@ -319,6 +324,9 @@ def validate(cfg: TrainConfig) -> None:
         (0 <= cfg.blur <= MAX_BLUR, f"--blur must be in [0, {MAX_BLUR}] (pixels)"),
         (cfg.blur == 0 or copies_read,
          f"--blur changes the transformed copies that {copy_readers} read: turn one of them on"),
+        (0 <= cfg.affine <= MAX_AFFINE, f"--affine must be in [0, {MAX_AFFINE:g}]"),
+        (cfg.affine == 1 or copies_read,
+         f"--affine changes the transformed copies that {copy_readers} read: turn one of them on"),
         (0 <= cfg.morph <= 1 and 0 <= cfg.flip <= 1, "--morph and --flip must be in [0, 1]"),
         (cfg.flip == 0 or copies_read,
          f"--flip mirrors the transformed copies that {copy_readers} read: turn one of them on"),
