@@ -143,10 +143,10 @@ def test_the_morphology_chance_changes_what_is_drawn_not_how_much():
 
 
 def test_affine_strength_scales_the_ranges_and_not_the_draws():
-    assert Augmentation.scaled(1.0) == Augmentation() and Augmentation.scaled(1.0, 0.2) == Augmentation(morph_p=0.2)
-    wide = Augmentation.scaled(2.0)
+    assert Augmentation().scaled(1.0) == Augmentation() and Augmentation(morph_p=0.2).scaled(1.0).morph_p == 0.2
+    wide = Augmentation().scaled(2.0)
     assert (wide.rotate_deg, wide.shear_deg, wide.scale, wide.shift_px) == (30.0, 30.0, 0.2, 4.0)
-    draws = {s: (g := torch.Generator().manual_seed(3), Augmentation.scaled(s).sample(200, 28, g)) for s in (0.0, 0.5, 1.0)}
+    draws = {s: (g := torch.Generator().manual_seed(3), Augmentation().scaled(s).sample(200, 28, g)) for s in (0.0, 0.5, 1.0)}
     (_, (t0, m0)), (_, (t_half, m_half)), (g1, (t1, m1)) = draws[0.0], draws[0.5], draws[1.0]
     assert torch.equal(t0, torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(200, 2, 3))  # no geometric change
     assert torch.equal(m0, m1) and torch.equal(m_half, m1)  # the same morphology draws whatever the strength

@@ -49,7 +49,7 @@ is differentiable in the images, so the invariance term reaches G as well as Q.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -65,13 +65,11 @@ class Augmentation:
     shift_px: float = 2.0
     morph_p: float = 0.5  # chance of a (half-strength) 3x3 dilation or erosion, half each
 
-    @classmethod
-    def scaled(cls, strength: float, morph_p: float = 0.5) -> "Augmentation":
-        """The default ranges of rotation, shear, zoom and shift times `strength` (0: none; the
-        draws are the same whatever it is, so a run at 1 draws what it drew before the option)."""
-        base = cls()
-        return cls(base.rotate_deg * strength, base.shear_deg * strength, base.scale * strength,
-                   base.shift_px * strength, morph_p)
+    def scaled(self, strength: float) -> "Augmentation":
+        """These ranges of rotation, shear, zoom and shift times `strength` (0: none). The draws
+        are the same whatever it is, so a run at 1 draws what it drew before the option."""
+        return replace(self, rotate_deg=self.rotate_deg * strength, shear_deg=self.shear_deg * strength,
+                       scale=self.scale * strength, shift_px=self.shift_px * strength)
 
     def sample(self, n: int, image_size: int, generator: torch.Generator | None = None, device=None):
         """(theta (n, 2, 3) affine matrices for affine_grid, morph (n,) in {-1, 0, 1})."""

@@ -296,7 +296,7 @@ def validate(cfg: TrainConfig) -> None:
     from . import nets
     from .augment import MAX_BLUR
 
-    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what --affine, --brightness, --gamma, --blur, --flip change
+    copies_read = cfg.invariance > 0 or real_image_terms_on(cfg)  # what the copies' options change
     real_readers, copy_readers = flag_list(REAL_IMAGE_TERMS), flag_list(("invariance",) + REAL_IMAGE_TERMS)
     checks = [
         (cfg.batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two samples)"),

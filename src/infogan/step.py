@@ -52,8 +52,9 @@ def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generato
 
     def transformation(erase: int) -> tuple:  # (theta, morph, boxes, gains, powers, blurs); the last four None when off
         # drawn in this order, each only when on, so a run without them repeats older runs draw for draw
-        # (--morph changes what the morphology draw means, not how many numbers it takes)
-        theta, morph = Augmentation.scaled(cfg.affine, cfg.morph).sample(cfg.batch_size, size, generator, device)
+        # (--morph and --affine change what the draws mean, not how many numbers they take)
+        geometry = Augmentation(morph_p=cfg.morph).scaled(cfg.affine)
+        theta, morph = geometry.sample(cfg.batch_size, size, generator, device)
         boxes = sample_boxes(cfg.batch_size, size, erase, generator, device) if erase > 0 and erasing else None
         gains = sample_gains(cfg.batch_size, cfg.brightness, generator, device) if cfg.brightness > 0 else None
         if cfg.flip > 0:
