@@ -28,10 +28,12 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from infogan import InfoGAN, data
+from infogan.metrics.clustering import contingency
 
 CLASSES = data.DATASETS["fashion-mnist"].classes
 TOPS = ("Pullover", "Coat", "Shirt")
@@ -53,23 +55,27 @@ def even_ink(images: torch.Tensor, target: float = EVEN_INK) -> torch.Tensor:
     return (images.float() * gain.view(-1, 1, 1, 1)).clamp(0, 255).round().to(torch.uint8)
 
 
-def category_of(model: InfoGAN, images: torch.Tensor, code: int = 0) -> torch.Tensor:
+def categories_of(model: InfoGAN, images: torch.Tensor) -> list[torch.Tensor]:
+    """Each categorical code's most likely value for every image, in the spec's order (one pass of Q);
+    the first code's are the run's categories."""
     with torch.no_grad():
-        return model.infer_codes(images, probs=True)[model.spec.categorical[code].name].argmax(1)
+        probs = model.infer_codes(images, probs=True)
+    return [probs[code.name].argmax(1) for code in model.spec.categorical]
 
 
 def value_shares(values: torch.Tensor, groups: torch.Tensor, n_groups: int, n_values: int) -> list[list[float]]:
     """For each group, the share of its images at each value of another code."""
-    counts = torch.zeros(n_groups, n_values).index_put_((groups, values), torch.ones(len(values)), accumulate=True)
-    return [[round(v, 3) for v in row] for row in (counts / counts.sum(1, keepdim=True).clamp(min=1)).tolist()]
+    counts = contingency(values.numpy(), groups.numpy(), n_values, n_groups)  # counts[group, value]
+    return [[round(float(v), 3) for v in row] for row in counts / np.maximum(counts.sum(1, keepdims=True), 1)]
 
 
-def other_codes(model: InfoGAN, images: torch.Tensor, labels: torch.Tensor, category: torch.Tensor) -> dict:
+def other_codes(model: InfoGAN, codes: list[torch.Tensor], labels: torch.Tensor) -> dict:
+    """Each categorical code after the first (codes: categories_of's): its values' shares per class
+    and per category."""
     out = {}
-    for i, code in enumerate(model.spec.categorical[1:], start=1):
-        values = category_of(model, images, i)
+    for code, values in zip(model.spec.categorical[1:], codes[1:]):
         out[code.name] = {"by_class": dict(zip(CLASSES, value_shares(values, labels, len(CLASSES), code.size))),
-                          "by_category": value_shares(values, category, model.spec.categorical[0].size, code.size)}
+                          "by_category": value_shares(values, codes[0], model.spec.categorical[0].size, code.size)}
     return out
 
 
@@ -132,8 +138,9 @@ def main() -> None:
     evened = even_ink(images)  # the same for every run
     for run in args.runs:
         model = InfoGAN.from_pretrained(run)
-        category = category_of(model, images)
-        kept = (category_of(model, evened) == category)[is_top].float().mean()
+        codes = categories_of(model, images)
+        category = codes[0]
+        kept = (categories_of(model, evened)[0] == category)[is_top].float().mean()
         cats = categories(model, category, labels, ink)
         tops = sorted((d["mean_ink"], d["category"]) for d in cats if next(iter(d["classes"])) in TOPS)  # darkest first
         if args.pictures:
@@ -143,7 +150,7 @@ def main() -> None:
         row = {"run": run, "tops_categories_mean_ink": [i for i, _ in tops],
                "tops_kept_at_even_ink": round(float(kept), 4), "categories": cats}
         if len(model.spec.categorical) > 1:
-            row["other_codes"] = other_codes(model, images, labels, category)
+            row["other_codes"] = other_codes(model, codes, labels)
         print(json.dumps(row))
 
 
