@@ -2,7 +2,7 @@
 
     python benchmarks/agreement_picks.py subsets docs/levers/select-agreement.json [--sizes 3,4,5]
     python benchmarks/agreement_picks.py early RUN [RUN ...] [--data-dir DIR] [--weights average|live]
-    python benchmarks/agreement_picks.py starts RUN [RUN ...] [--data-dir DIR] [--group 3]
+    python benchmarks/agreement_picks.py starts RUN [RUN ...] [--data-dir DIR] [--group 3] [--target 0.98]
 
 subsets: from a study's agreement matrix (selection.partition_agreement over its seeds), every
 subset of k seeds gets the medoid the selection would pick among those k alone; prints the
@@ -98,7 +98,7 @@ def vote(probs: list[np.ndarray], train_classes: list[np.ndarray], reference: in
     return total.argmax(1)
 
 
-def starts(runs: list[str], dataset: str, data_dir: str | None, group: int) -> dict:
+def starts(runs: list[str], dataset: str, data_dir: str | None, group: int, target: float = 0.98) -> dict:
     x_train, _ = data.load(dataset, "train", data_dir)
     x_test, y_test = data.load(dataset, "test", data_dir)
     x_train, y_test = x_train[:AGREEMENT_IMAGES], np.asarray(y_test)
@@ -128,12 +128,12 @@ def starts(runs: list[str], dataset: str, data_dir: str | None, group: int) -> d
         for rule in ("medoid", "vote"):
             values = [r[rule] for r in rows]
             out[rule] = {"worst": min(values), "median": statistics.median(values),
-                         "below_0.98": sum(v < 0.98 for v in values)}
+                         f"below_{target}": sum(v < target for v in values)}
         return out
 
     every = [combine(s) for s in itertools.combinations(range(n), group)]
     disjoint = [combine(tuple(range(i, i + group))) for i in range(0, n - group + 1, group)]
-    return {"runs": runs, "accuracy": accuracy, "starts_below_0.98": sum(a < 0.98 for a in accuracy),
+    return {"runs": runs, "accuracy": accuracy, f"starts_below_{target}": sum(a < target for a in accuracy),
             "agreement": agreement.round(4).tolist(), "group": group,
             "every_subset": summary(every), "disjoint_groups": disjoint, "disjoint_summary": summary(disjoint)}
 
@@ -154,13 +154,14 @@ def main(argv=None) -> int:
     g.add_argument("--dataset", default="mnist")
     g.add_argument("--data-dir")
     g.add_argument("--group", type=int, default=3)
+    g.add_argument("--target", type=float, default=0.98, help="the accuracy the summaries count runs below")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.what == "subsets":
         print(json.dumps(subsets(args.agreement_json, [int(k) for k in args.sizes.split(",")]), indent=1))
     elif args.what == "starts":
-        print(json.dumps(starts(args.runs, args.dataset, args.data_dir, args.group), indent=1))
+        print(json.dumps(starts(args.runs, args.dataset, args.data_dir, args.group, args.target), indent=1))
     else:
         try:
             early(args.runs, args.dataset, args.data_dir, args.weights)

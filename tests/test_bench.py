@@ -326,9 +326,11 @@ def test_agreement_picks_starts_votes_through_the_medoids_classes(tmp_path, fake
     assert (picks.vote(probs, [a, b, c], reference=1) == b).all()  # the reference's names
     runs = _tiny_runs(tmp_path, fake_mnist, (1, 2, 3, 4))
     capsys.readouterr()
-    assert picks.main(["starts", *runs, "--data-dir", str(fake_mnist), "--group", "2"]) == 0
+    assert picks.main(["starts", *runs, "--data-dir", str(fake_mnist), "--group", "2", "--target", "0.75"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert len(r["accuracy"]) == 4 and np.allclose(np.diag(r["agreement"]), 1)
+    assert r["starts_below_0.75"] == sum(a < 0.75 for a in r["accuracy"])  # --target names and sets the count
+    assert set(r["every_subset"]["vote"]) == {"worst", "median", "below_0.75"}
     assert r["every_subset"]["groups"] == 6 and [g["starts"] for g in r["disjoint_groups"]] == [[0, 1], [2, 3]]
     for g in r["disjoint_groups"]:
         assert g["medoid"] in [r["accuracy"][i] for i in g["starts"]] and 0 <= g["vote"] <= 1
