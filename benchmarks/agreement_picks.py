@@ -1,12 +1,12 @@
 """How far selecting by agreement on real images goes (`infogan sweep --select agreement`).
 
-    python benchmarks/agreement_picks.py subsets docs/levers/select-agreement.json [--sizes 3,4,5]
+    python benchmarks/agreement_picks.py subsets docs/levers/select-agreement.json [--sizes 3,4,5] [--target 0.98]
     python benchmarks/agreement_picks.py early RUN [RUN ...] [--data-dir DIR] [--weights average|live]
     python benchmarks/agreement_picks.py starts RUN [RUN ...] [--data-dir DIR] [--group 3] [--target 0.98]
 
 subsets: from a study's agreement matrix (selection.partition_agreement over its seeds), every
 subset of k seeds gets the medoid the selection would pick among those k alone; prints the
-picked seed's test accuracy over the subsets (worst, median, how many reach 0.98). This is
+picked seed's test accuracy over the subsets (worst, median, how many reach --target). This is
 what a user who trains k seeds and keeps the agreement pick would get, without training more.
 
 early: the same selection at each checkpoint step the runs share (runs trained with a small
@@ -51,7 +51,7 @@ def subset_picks(agreement: np.ndarray, accuracy: list[float], size: int) -> lis
     return picks
 
 
-def subsets(path: str, sizes: list[int]) -> dict:
+def subsets(path: str, sizes: list[int], target: float = 0.98) -> dict:
     studies = json.loads(Path(path).read_text())["studies"]
     result = {}
     for name, study in studies.items():
@@ -60,7 +60,7 @@ def subsets(path: str, sizes: list[int]) -> dict:
         for size in (s for s in sizes if s <= len(accuracy)):
             picks = subset_picks(agreement, accuracy, size)
             rows[size] = {"subsets": len(picks), "worst_pick": min(picks), "median_pick": statistics.median(picks),
-                          "picks_at_or_above_0.98": sum(a >= 0.98 for a in picks)}
+                          f"picks_at_or_above_{target}": sum(a >= target for a in picks)}
         result[name] = {"seeds_accuracy": accuracy, "by_subset_size": rows}
     return result
 
@@ -142,7 +142,9 @@ def starts(runs: list[str], dataset: str, data_dir: str | None, group: int, targ
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="what", required=True)
-    s = sub.add_parser("subsets")
+    counted = argparse.ArgumentParser(add_help=False)  # the summaries' threshold, for subsets and starts
+    counted.add_argument("--target", type=float, default=0.98, help="the accuracy the summaries count runs against")
+    s = sub.add_parser("subsets", parents=[counted])
     s.add_argument("agreement_json")
     s.add_argument("--sizes", default="3,4,5")
     e = sub.add_parser("early")
@@ -150,17 +152,16 @@ def main(argv=None) -> int:
     e.add_argument("--dataset", default="mnist")
     e.add_argument("--data-dir")
     e.add_argument("--weights", choices=("average", "live"), default="live")
-    g = sub.add_parser("starts")
+    g = sub.add_parser("starts", parents=[counted])
     g.add_argument("runs", nargs="+")
     g.add_argument("--dataset", default="mnist")
     g.add_argument("--data-dir")
     g.add_argument("--group", type=int, default=3)
-    g.add_argument("--target", type=float, default=0.98, help="the accuracy the summaries count runs below")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.what == "subsets":
-        print(json.dumps(subsets(args.agreement_json, [int(k) for k in args.sizes.split(",")]), indent=1))
+        print(json.dumps(subsets(args.agreement_json, [int(k) for k in args.sizes.split(",")], args.target), indent=1))
     elif args.what == "starts":
         print(json.dumps(starts(args.runs, args.dataset, args.data_dir, args.group, args.target), indent=1))
     else:

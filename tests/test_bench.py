@@ -176,6 +176,8 @@ def test_agreement_picks_subsets_and_early_checkpoints(tmp_path, fake_mnist, cap
     r = picks.subsets(str(study), [3, 4, 5])["s"]["by_subset_size"]
     assert r[3] == {"subsets": 4, "worst_pick": 0.97, "median_pick": 0.975, "picks_at_or_above_0.98": 2}
     assert r[4]["subsets"] == 1 and r[4]["worst_pick"] > 0.5 and 5 not in r  # no set larger than the study
+    assert picks.main(["subsets", str(study), "--sizes", "3", "--target", "0.97"]) == 0  # --target names and sets the count
+    assert json.loads(capsys.readouterr().out)["s"]["by_subset_size"]["3"]["picks_at_or_above_0.97"] == 4
     # early: the selection at every checkpoint step two tiny runs share, one JSON line each
     runs = []
     for seed in (1, 2):
