@@ -1,5 +1,6 @@
 """End to end through the `infogan` command line, on fabricated MNIST-format data."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 import pytest
 from safetensors.torch import load_file
 
-from infogan.cli import main
+from infogan.cli import COMMANDS, build_parser, main
 
 TINY = ["--preset", "tiny", "--no-progress"]
 
@@ -136,6 +137,25 @@ def test_presets_and_data_list(capsys, data_cache):
     assert "mnist" in out and "z62,cat10,cont2" in out
     assert main(["data", "list"]) == 0
     assert "fashion-mnist" in capsys.readouterr().out
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    """The parser and every subcommand's parser below it, nested ones (`data fetch`) included."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parsers(child)
+
+
+def test_every_commands_help_renders():
+    # argparse %-formats help text: one stray "%" in an option's prose made `train --help` a traceback
+    parsers = list(_parsers(build_parser()))
+    assert len(parsers) > len(COMMANDS)
+    for parser in parsers:
+        assert parser.format_help().startswith("usage: ")
+    train = next(p for p in parsers if p.prog == "infogan train")
+    assert "+-10%," in train.format_help()
 
 
 def test_console_script_runs():

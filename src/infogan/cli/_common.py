@@ -20,7 +20,8 @@ def add_options(p: argparse.ArgumentParser, *groups: str, skip: tuple[str, ...] 
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
-        help_text = f"{f.metadata['help']} (default: the preset's, else {f.default})"
+        # argparse %-formats help text, and config.py's help is plain prose ("+-10%")
+        help_text = f"{f.metadata['help']} (default: the preset's, else {f.default})".replace("%", "%%")
         if str(f.type) == "bool":
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
