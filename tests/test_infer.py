@@ -107,3 +107,4 @@ def test_infer_unreadable_input_is_one_line(run_dir, tmp_path, capsys, make, mes
     assert main(["infer", str(run_dir), str(tmp_path / target)]) == 2
     err = capsys.readouterr().err
     assert message in err and target in err and err.count("\n") == 1
+    assert "BytesIO" not in err  # PIL's own message names its in-memory buffer, not the user's file

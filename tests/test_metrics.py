@@ -1,9 +1,11 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from infogan import InfoGAN
+from infogan.errors import InfoGANError
 from infogan.metrics import cluster_scores, evaluate_model, mi_lower_bounds
 
 
@@ -47,6 +49,13 @@ def test_evaluate_model_reports_every_code():
     r = evaluate_model(m, imgs, labels, n_samples=200)
     assert set(r["categorical"]) == {"c1"} and set(r["information"]) == {"c1", "c2", "c3"}
     assert 0 <= r["categorical"]["c1"]["accuracy"] <= 1
+
+
+@pytest.mark.parametrize("n", [-5, 0, 1])
+def test_too_few_samples_is_a_one_line_error(n):
+    m = InfoGAN("z8,cat10,cont2", width=0.125)
+    with pytest.raises(InfoGANError, match="at least 2 samples"):  # was a ZeroDivisionError or an empty torch.cat
+        evaluate_model(m, torch.zeros(4, 1, 28, 28, dtype=torch.uint8), None, n_samples=n)
 
 
 def test_metrics_are_measured_without_tf32_even_after_training_with_it(monkeypatch):

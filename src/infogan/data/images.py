@@ -84,14 +84,24 @@ def list_images(source: Path) -> list[tuple[str, int, float]]:
     raise DataError(f"{source} is neither a folder nor a zip of images")
 
 
+UNREADABLE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def why_unreadable(e: Exception) -> str:
+    """PIL's reason in words: its UnidentifiedImageError names an in-memory buffer, not the file."""
+    if isinstance(e, UnidentifiedImageError):
+        return "not an image format PIL can read"
+    return f"{type(e).__name__}: {e}"
+
+
 def decode_image(blob: bytes, size: int, channels: int, crop: int | None = None, where: str = "image") -> np.ndarray:
     """One image file's bytes -> (C, size, size) uint8: centre crop (to `crop`, else to a
     square), resize. Anything PIL cannot read (or a decompression bomb) is a DataError naming `where`."""
     try:
         img = Image.open(io.BytesIO(blob))
         img.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot read image {where} ({type(e).__name__}: {e})") from None
+    except UNREADABLE as e:
+        raise DataError(f"cannot read image {where} ({why_unreadable(e)})") from None
     img = img.convert("L" if channels == 1 else "RGB")
     w, h = img.size
     side = min(crop or min(w, h), w, h)

@@ -23,6 +23,9 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
                    load_train=None, load_factors=None) -> dict:
     """{metric name: its result} for the metrics named (default: all) that apply to these
     images (the ones that need labels or factors are left out where there are none)."""
+    if n_samples < 2:  # a covariance (the Frechet distance) and a variance (the MI bounds' R^2) need two
+        raise InfoGANError(f"--samples {n_samples}: the metrics that generate need at least 2 samples "
+                           "(the Frechet distance wants thousands)")
     ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train, load_factors)
     have = {"labels"} if labels is not None and len(labels) else set()
     have |= {"train"} if load_train is not None else set()

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..data.images import decode_image
+from ..data.images import UNREADABLE, decode_image, why_unreadable
 from ..errors import DataError, SpecError
 from ..latent import CONT_VALUE_LIMIT
 from ..viz import to_pil, traverse_code
@@ -163,8 +163,8 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
         try:
             with Image.open(io.BytesIO(bytes(body))) as img:  # the header only: the size before decoding
                 width, height = img.size
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            return error(f"cannot read image upload ({type(e).__name__}: {e})")
+        except UNREADABLE as e:
+            return error(f"cannot read image upload ({why_unreadable(e)})")
         if width * height > MAX_PIXELS:
             return error(f"image of {width}x{height} pixels: over the {MAX_PIXELS} pixel limit", 413)
         try:
