@@ -175,6 +175,10 @@ def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repea
     (e.g. the capsule networks against the paper's). Returns what `infogan bench --json` prints."""
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise InfoGANError("--device cuda: no CUDA device is available")
+    if min(steps, repeats, peak_size, threads or 1) < 1:
+        raise InfoGANError("--steps, --repeats, --peak-size and --threads must be >= 1")
+    if scaling and min(scaling) < 2:
+        raise InfoGANError("--scaling's batch sizes must be >= 2 (batch norm needs two samples)")
     options = {**{k: v for k, v in options.items() if v is not None}, "device": device}
     if reference:  # time the objective both loops compute: the textbook loop has no Q on real images, no average
         options = {**options, **TEXTBOOK_LACKS}

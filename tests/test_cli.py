@@ -90,6 +90,9 @@ def test_resume_of_a_run_older_than_an_option_takes_its_default(fake_mnist, tmp_
     assert json.loads((run / "config.json").read_text())["overcluster"] == 0
 
 
+QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-reference"]  # cheap if a check regresses
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "--latent", "z62,cat"], "malformed latent spec token 'cat'"),
@@ -97,6 +100,12 @@ def test_resume_of_a_run_older_than_an_option_takes_its_default(fake_mnist, tmp_
     (["train", "--resume", "latest", "--outdir", "/nonexistent-dir"], "no run with a checkpoint"),
     (["evaluate", "/nonexistent-model"], "not a model folder"),
     (["data", "fetch", "imagenet"], "unknown dataset 'imagenet'"),
+    (["train", "--preset", "tiny", "--threads", "0", "--dry-run"], "--threads must be >= 1"),
+    (["sweep", "--preset", "tiny", "--seeds", "0", "--threads", "0", "--max-steps", "1", "--out", "/nonexistent-dir"], "--jobs and --threads must be >= 1"),
+    (["baseline", "--epochs", "0", "--data-dir", "/nonexistent-dir"], "--epochs must be >= 1"),
+    (["bench", "--steps", "0"], "--steps, --repeats, --peak-size and --threads must be >= 1"),
+    (["bench", "--scaling", "32,1", *QUICK_BENCH], "--scaling's batch sizes must be >= 2"),
+    (["bench", "--scaling", "32,x", *QUICK_BENCH], "bad --scaling '32,x'"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(argv, message, capsys):
     assert main(argv) == 2

@@ -35,7 +35,7 @@ def train_baseline(cfg, images, labels, epochs: int, progress: bool = True):
 def baseline(preset: str = "mnist", *, epochs: int = 2, progress: bool = True, **overrides) -> dict:
     """Train the preset's encoder with labels (overrides: TrainConfig options such as seed,
     batch_size, width, data_dir) and measure it on the test split."""
-    cfg = resolve(preset, overrides)
+    cfg = resolve(preset, {**overrides, "epochs": epochs})  # validated as a training run's: --epochs >= 1 too
     x, y = data.load(cfg.dataset, "train", cfg.data_dir)
     xt, yt = data.load(cfg.dataset, "test", cfg.data_dir)
     net = train_baseline(cfg, x, y, epochs, progress)

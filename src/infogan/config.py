@@ -345,6 +345,7 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.cr >= 0 and 0 <= cfg.cr_start < 1, "--cr must be >= 0 and --cr-start in [0, 1)"),
         (cfg.mimic is None or cfg.mimic >= 0, "--mimic must be >= 0 (the step it starts at)"),
         (cfg.width > 0, "--width must be > 0"),
+        (cfg.threads is None or cfg.threads >= 1, "--threads must be >= 1"),
         (cfg.q_sharpness is None or cfg.q_sharpness > 0, "--q-sharpness must be > 0"),
         (cfg.log_every >= 1 and cfg.ckpt_every >= 1 and cfg.keep_ckpts >= 1, "intervals must be >= 1"),
         (cfg.ckpt_minutes >= 0 and cfg.max_rollbacks >= 0, "--ckpt-minutes and --max-rollbacks must be >= 0"),

@@ -218,8 +218,8 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
     if unknown:
         raise InfoGANError(f"unknown training option {unknown[0]!r}")
-    if jobs < 1:
-        raise InfoGANError("--jobs must be >= 1")
+    if jobs < 1 or (threads is not None and threads < 1):  # threads 0 would read as "not given"
+        raise InfoGANError("--jobs and --threads must be >= 1")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     folder = {s: Run(out / f"{preset}-seed{s}") for s in seeds}

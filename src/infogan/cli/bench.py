@@ -37,10 +37,14 @@ def run(args) -> int:
         raise InfoGANError("infogan bench needs the speed tooling (benchmarks/, installed with infogan as the "
                            "package infogan_benchmarks): install infogan with pip, e.g. pip install -e .") from None
 
+    try:
+        scaling = tuple(int(x) for x in args.scaling.split(",") if x.strip())
+    except ValueError:
+        raise InfoGANError(f"bad --scaling {args.scaling!r} (expected batch sizes, e.g. 32,64,128)") from None
     options = given_options(args, "speed")
     options.pop("device", None)
     result = bench(args.preset, batch_size=args.batch_size, steps=args.steps, repeats=args.repeats,
-                   device=args.device, scaling=tuple(int(x) for x in args.scaling.split(",") if x.strip()),
+                   device=args.device, scaling=scaling,
                    reference=not args.no_reference, peak_size=args.peak_size, invariance=args.invariance,
                    compare=args.compare,
                    **options)
