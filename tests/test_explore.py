@@ -47,16 +47,22 @@ def test_interpolate(model_dir, tmp_path):
     (["sample", "MODEL", "--n", "0"], "--n must be"),
     (["traverse", "MODEL", "--range", "2:1"], "bad range"),
     (["traverse", "MODEL", "--seeds", "a-b"], "bad seed list"),
+    (["sample", "MODEL", "--nrow", "-3"], "--nrow must be >= 1"),  # was a negative-size tensor's traceback
+    (["sample", "MODEL", "--out", "TMP"], "expected an image file name"),  # a folder: was PIL's ValueError
+    (["sample", "MODEL", "--out", "grid.txt"], "expected an image file name"),
+    (["interpolate", "MODEL", "--out", "walk"], "expected an image file name"),
+    (["traverse", "MODEL", "--code", "c1", "--fix", "c1=3"], "varies the code that --fix holds"),
     (["export", "MODEL", "--out", "x", "--format", "torchscript"], None),
 ])
 def test_bad_arguments(model_dir, tmp_path, capsys, argv, message):
-    argv = [str(model_dir) if a == "MODEL" else a for a in argv]
+    argv = [{"MODEL": str(model_dir), "TMP": str(tmp_path)}.get(a, a) for a in argv]
     if message is None:  # a valid call, for contrast
         argv[argv.index("x")] = str(tmp_path / "g.pt")
         assert main(argv) == 0
         return
     assert main(argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
 
 
 def test_onnx_export_matches_pytorch(model_dir, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 from ..config import options
 from ..errors import SpecError
@@ -51,6 +52,17 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds or len(seeds) > 1000:
         raise SpecError(f"seed list {text!r} must give 1 to 1000 seeds")
     return seeds
+
+
+def image_file(text: str) -> str:
+    """--out for a picture: a file whose extension PIL can write (checked before any work)."""
+    from PIL import Image
+
+    Image.init()  # registers every format PIL has, not only the few imported so far
+    fmt = Image.registered_extensions().get(Path(text).suffix.lower())
+    if Path(text).is_dir() or fmt not in Image.SAVE:
+        raise SpecError(f"--out {text}: expected an image file name such as grid.png (.png, .jpg, .gif, .webp ...)")
+    return text
 
 
 def parse_range(text: str) -> tuple[float, float, int]:

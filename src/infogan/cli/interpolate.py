@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import viz
 from ..errors import SpecError
-from ._common import load_model, parse_codes, parse_seeds
+from ._common import image_file, load_model, parse_codes, parse_seeds
 
 
 def add_parser(sub) -> None:
@@ -18,10 +18,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    model = load_model(args.model)
     seeds = parse_seeds(args.seeds)
     if len(seeds) != 2 or not 2 <= args.steps <= 200:
         raise SpecError("interpolate takes --seeds A,B and --steps 2..200")
+    image_file(args.out)
+    model = load_model(args.model)
     images = viz.interpolation(model, tuple(seeds), args.steps, parse_codes(model, args.fix))
     print(viz.save_grid(images, args.out, args.steps))
     return 0

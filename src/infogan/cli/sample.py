@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import viz
-from ._common import load_model, parse_codes
+from ._common import image_file, load_model, parse_codes
 
 MAX_SAMPLES = 10000
 
@@ -26,8 +26,11 @@ def run(args) -> int:
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise SpecError(f"--n must be 1..{MAX_SAMPLES}")
+    if args.nrow is not None and args.nrow < 1:
+        raise SpecError("--nrow must be >= 1")
+    image_file(args.out)
     model = load_model(args.model)
     images = model.generate(args.n, codes=parse_codes(model, args.code), seed=args.seed)
-    nrow = args.nrow or math.ceil(math.sqrt(args.n))
+    nrow = args.nrow if args.nrow is not None else math.ceil(math.sqrt(args.n))
     print(viz.save_grid(images, args.out, nrow))
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from .. import viz
+from ..errors import SpecError
 from ._common import load_model, parse_codes, parse_range, parse_seeds
 
 
@@ -29,6 +30,8 @@ def run(args) -> int:
     values = torch.linspace(*parse_range(args.range))
     fixed = parse_codes(model, args.fix)
     names = [model.spec.code(args.code).name] if args.code else [c.name for c in model.spec.codes]
+    if args.code and names[0] in fixed:  # (without --code, each code's own picture varies it and holds the rest)
+        raise SpecError(f"--code {names[0]} varies the code that --fix holds: fix another one")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
