@@ -139,6 +139,13 @@ def test_the_stand_in_is_drawn_over_the_grid_it_is_asked_for(tmp_path, data_cach
     assert main(["data", "make", "sprites", "--grid", "4,2,3,4,4"]) == 2  # dSprites has 3 shapes
 
 
+def test_an_unwritable_sprites_folder_fails_before_the_drawing(tmp_path, data_cache, capsys):
+    (tmp_path / "a-file").write_text("")
+    assert main(["data", "make", "sprites", "--grid", "3,2,3,4,4", "--out", str(tmp_path / "a-file" / "spr")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("infogan: error:") and "a-file" in err and "drawing" not in err
+
+
 @pytest.fixture
 def tiny_sprites(tmp_path, data_cache):
     main(["data", "make", "sprites", "--grid", "3,2,4,4,4", "--out", str(tmp_path / "spr")])

@@ -170,6 +170,8 @@ def make_sprites(path: str | Path, sizes: tuple[int, ...] = FACTOR_SIZES, progre
     and save it in dSprites' format (imgs, latents_classes, latents_values; no pickle)."""
     from tqdm import tqdm
 
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # an unwritable place fails now, not after a minute of drawing
     n_shape, n_scale, n_orient, n_x, n_y = sizes
     scales, angles = np.linspace(0.5, 1, n_scale), np.linspace(0, 2 * math.pi, n_orient)
     gx, gy = np.meshgrid(np.linspace(0, 1, n_x), np.linspace(0, 1, n_y), indexing="ij")  # y fastest
@@ -185,8 +187,6 @@ def make_sprites(path: str | Path, sizes: tuple[int, ...] = FACTOR_SIZES, progre
     classes = np.concatenate([np.zeros((len(grid), 1), np.int64), grid], 1)
     values = np.stack([np.ones(len(grid)), grid[:, 0] + 1.0, scales[grid[:, 1]], angles[grid[:, 2]],
                        grid[:, 3] / max(n_x - 1, 1), grid[:, 4] / max(n_y - 1, 1)], 1)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez_compressed(tmp, imgs=imgs, latents_classes=classes, latents_values=values)
     tmp.replace(path)
