@@ -183,3 +183,18 @@ def test_colour_models_in_the_explorer_api():
     r = TestClient(create_app(model)).post("/api/generate", json={"codes": {"c1": 3}})
     img = Image.open(__import__("io").BytesIO(r.content))
     assert r.status_code == 200 and img.mode == "RGB" and img.size == (32, 32)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B"])
+def test_a_16_bit_grey_image_reads_as_its_8_bit_twin(tmp_path, mode):
+    from infogan.data.images import decode_image
+
+    grey = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    wide = (grey.astype(np.uint16) * 257).astype(">u2" if mode.endswith("B") else "<u2")
+    for fmt, name in (("PNG", "wide.png"), ("TIFF", "wide.tif")):
+        Image.frombuffer(mode, (28, 28), wide.tobytes(), "raw", mode, 0, 1).save(tmp_path / name, fmt)
+        blob = (tmp_path / name).read_bytes()
+        assert Image.open(tmp_path / name).mode.startswith("I;16")
+        for channels in (1, 3):  # PIL's own convert clips 16-bit grey at 255: every pixel above 0 would read white
+            got = decode_image(blob, 28, channels)
+            assert got.shape == (channels, 28, 28) and (got == grey).all(), (name, channels)

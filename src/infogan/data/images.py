@@ -102,6 +102,8 @@ def decode_image(blob: bytes, size: int, channels: int, crop: int | None = None,
         img.load()
     except UNREADABLE as e:
         raise DataError(f"cannot read image {where} ({why_unreadable(e)})") from None
+    if img.mode.startswith("I;16"):  # 16-bit grey (PNG, TIFF): PIL's convert clips it at 255 instead of scaling it
+        img = Image.fromarray((np.asarray(img, dtype=np.float64) / 257).round().astype(np.uint8))
     img = img.convert("L" if channels == 1 else "RGB")
     w, h = img.size
     side = min(crop or min(w, h), w, h)
