@@ -198,3 +198,15 @@ def test_a_16_bit_grey_image_reads_as_its_8_bit_twin(tmp_path, mode):
         for channels in (1, 3):  # PIL's own convert clips 16-bit grey at 255: every pixel above 0 would read white
             got = decode_image(blob, 28, channels)
             assert got.shape == (channels, 28, 28) and (got == grey).all(), (name, channels)
+
+
+def test_a_new_decoder_does_not_reuse_the_old_decoders_cache(tmp_path, data_cache, monkeypatch):
+    from infogan.data import images
+
+    write_images(tmp_path / "imgs", [(30, 30)] * 3, mode="L", fmt="PNG", suffix=".png")
+    data.load("folder", "train", tmp_path / "imgs", image_size=32, channels=1)
+    data.load("folder", "train", tmp_path / "imgs", image_size=32, channels=1)
+    assert len(list((data_cache / "decoded").glob("folder-32px-1ch-*.npy"))) == 1  # reused
+    monkeypatch.setattr(images, "DECODER", images.DECODER + 1)
+    data.load("folder", "train", tmp_path / "imgs", image_size=32, channels=1)
+    assert len(list((data_cache / "decoded").glob("folder-32px-1ch-*.npy"))) == 2  # decoded again

@@ -1,7 +1,7 @@
 """Image files -> one uint8 tensor: checked downloads (Remote), folders and zips of images.
 
 Used by the image datasets (svhn.py, cifar10.py, celeba.py, folder.py). Decoding happens once: the result is saved as .npy under $INFOGAN_DATA/decoded/ keyed by the
-source files (names, sizes, mtimes), the resolution and the channels, so training never
+source files (names, sizes, mtimes), the resolution, the channels and the decoder's version, so training never
 decodes an image per step and a second run starts at once.
 """
 
@@ -94,6 +94,10 @@ def why_unreadable(e: Exception) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+# decode_image's version, part of the decoded cache's key: 2 scales 16-bit grey instead of clipping it
+DECODER = 2
+
+
 def decode_image(blob: bytes, size: int, channels: int, crop: int | None = None, where: str = "image") -> np.ndarray:
     """One image file's bytes -> (C, size, size) uint8: centre crop (to `crop`, else to a
     square), resize. Anything PIL cannot read (or a decompression bomb) is a DataError naming `where`."""
@@ -128,7 +132,8 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
     files = list_images(source)
     if not files:
         raise DataError(f"{name}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {source}")
-    key = hashlib.sha256(repr((str(source.resolve()), files, image_size, channels, crop, bad_images)).encode()).hexdigest()[:20]
+    key = hashlib.sha256(repr((str(source.resolve()), files, image_size, channels, crop, bad_images,
+                               DECODER)).encode()).hexdigest()[:20]
     cached = cache_root() / "decoded" / f"{name}-{image_size}px-{channels}ch-{key}.npy"
     if cached.is_file():
         try:
