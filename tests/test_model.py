@@ -48,6 +48,10 @@ def test_infer_codes_accepts_uint8_and_float(tiny):
     assert p.shape == (5, 10) and torch.allclose(p.sum(1), torch.ones(5))
     with pytest.raises(SpecError):
         tiny.infer_codes(torch.zeros(2, 3, 28, 28))
+    with pytest.raises(SpecError, match=r"float images must be in \[0, 1\]"):
+        tiny.infer_codes(imgs.float())  # 0..255 floats: Q would read a white blur
+    with pytest.raises(SpecError, match="n must be >= 0"):
+        tiny.generate(-1)
 
 
 def test_loading_bad_folders_is_a_clear_error(tiny, tmp_path):

@@ -66,6 +66,8 @@ class InfoGAN(nn.Module):
     def generate(self, n: int, codes: dict | None = None, seed: int | None = None,
                  z: torch.Tensor | None = None) -> torch.Tensor:
         """n images in [0, 1]. Codes given (a scalar or n values each) are fixed; the rest sampled."""
+        if n < 0:
+            raise SpecError(f"n must be >= 0, got {n}")
         codes = dict(codes or {})
         self.spec.check_values(codes)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -91,6 +93,9 @@ class InfoGAN(nn.Module):
             images = images.unsqueeze(1)
         if tuple(images.shape[1:]) != self.image_shape:
             raise SpecError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), got {tuple(images.shape)}")
+        if images.is_floating_point() and len(images) and not 0 <= images.min() <= images.max() <= 1:
+            raise SpecError(f"float images must be in [0, 1], got {images.min().item():g}..{images.max().item():g} "
+                            "(pass uint8 for 0..255)")  # else Q reads 0..255 floats as a white blur, silently
         q = q_outputs(self.D, images, batch_size) if len(images) else torch.zeros(0, self.spec.q_dim)
         result = {}
         for code, (a, _b) in zip(self.spec.codes, self.spec.split_q(q).values()):
