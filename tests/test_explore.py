@@ -67,9 +67,11 @@ def test_bad_arguments(model_dir, tmp_path, capsys, argv, message):
 
 def test_onnx_export_matches_pytorch(model_dir, tmp_path):
     ort = pytest.importorskip("onnxruntime")
-    out = tmp_path / "g.onnx"
+    out = tmp_path / "export" / "g.onnx"
     assert main(["export", str(model_dir), "--format", "onnx", "--out", str(out)]) == 0
-    session = ort.InferenceSession(str(out))
+    assert [p.name for p in out.parent.iterdir()] == ["g.onnx"]  # one file: no g.onnx.data beside it
+    moved = out.rename(tmp_path / "g.onnx")  # and it works wherever it is copied to
+    session = ort.InferenceSession(str(moved))
     assert [i.name for i in session.get_inputs()] == ["z", "c1", "c2", "c3"]
     model = InfoGAN.from_pretrained(model_dir)
     inputs = example_inputs(model, n=7)  # a batch size other than the one traced

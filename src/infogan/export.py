@@ -73,7 +73,8 @@ def export(model, fmt: str, out: str | Path, part: str = "generator") -> Path:
         warnings.filterwarnings("ignore", module=r"torch\.onnx.*|onnxscript.*|torch\.export.*")
         batch = torch.export.Dim("batch", min=1, max=4096)
         torch.onnx.export(wrapper, inputs, str(out), input_names=in_names, output_names=out_names,
-                          dynamic_shapes=dims(batch), dynamo=True, verbose=False)
+                          dynamic_shapes=dims(batch), dynamo=True, verbose=False,
+                          external_data=False)  # one file a user can copy (torch's default puts the weights in out.data)
     elif fmt == "torchscript":
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit.*")
         with torch.no_grad():
