@@ -79,8 +79,8 @@ def test_infer_on_a_folder_and_a_zip(run_dir, test_images, tmp_path, capsys):
     expect = model.infer_codes(test_images[:12])
     assert [int(r["c1"]) for r in rows] == expect["c1"].tolist()  # PNG round trip: the same pixels
     assert all(r["c1_label"] == f"digit {(int(r['c1']) + 3) % 10}" for r in rows)
-    assert main(["infer", str(run_dir), str(tmp_path / "pngs.zip"), "--out", str(tmp_path / "codes.json")]) == 0
-    result = json.loads((tmp_path / "codes.json").read_text())
+    assert main(["infer", str(run_dir), str(tmp_path / "pngs.zip"), "--out", str(tmp_path / "new" / "codes.json")]) == 0
+    result = json.loads((tmp_path / "new" / "codes.json").read_text())  # its folder made, as sample's is
     assert [r["c1"] for r in result["rows"]] == [int(r["c1"]) for r in rows]
     assert result["rows"][0]["image"].endswith("pngs.zip:digits/img000.png")
     capsys.readouterr()

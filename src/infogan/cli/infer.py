@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from ..errors import InfoGANError
+from ..files import atomic_write
 
 
 def add_parser(sub) -> None:
@@ -29,14 +30,18 @@ def run(args) -> int:
     rows, columns = result["rows"], list(result["rows"][0])
     for note in result["notes"]:
         print(f"infogan: {note}")
-    if args.out and args.out.lower().endswith(".json"):
-        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    elif args.out:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        Path(args.out).write_text(buf.getvalue())
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".json":
+            text = json.dumps(result, indent=1) + "\n"
+        else:
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+            text = buf.getvalue()
+        out.parent.mkdir(parents=True, exist_ok=True)  # as sample, export and the run folders do
+        atomic_write(out, text)
     else:
         width = max(len("image"), *(len(r["image"]) for r in rows))
         print(f"{'image':<{width}}  " + "  ".join(f"{c:>12}" for c in columns[1:]))
