@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 from safetensors.torch import load_file
 
 from infogan.cli import COMMANDS, build_parser, main
@@ -37,6 +38,22 @@ def test_train_writes_the_whole_run_folder(fake_mnist, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["checkpoint-000008"] or \
         (run / "checkpoints" / "checkpoint-000008").is_dir()
+
+
+def test_a_failed_start_leaves_no_empty_run_folder(fake_mnist, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    few = tmp_path / "few"
+    few.mkdir()
+    for i in range(3):  # three images: fewer than a batch
+        Image.new("L", (28, 28), 40 * i).save(few / f"{i}.png")
+    assert main(["train", *TINY, "--dataset", "folder", "--image-size", "28", "--data-dir", str(few),
+                 "--outdir", str(runs)]) == 2
+    assert "larger than the dataset" in capsys.readouterr().err
+    assert main(["train", *TINY, "--dataset", "folder", "--data-dir", str(tmp_path / "none"), "--outdir", str(runs)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert list(runs.iterdir()) == []  # both folders, holding only their config and log, are gone
+    assert train(fake_mnist, runs, "--max-steps", "2", "--no-eval") == 0
+    assert [p.name for p in runs.iterdir()] == ["00000-tiny"]  # the next run takes the first number
 
 
 @pytest.mark.parametrize("has_units", [True, False])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -387,6 +388,7 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
     fetches data first, writes and evaluates."""
     cfg, folder, ckpt = prepare(preset, resume, run_dir, **overrides)
     group = distributed.join(cfg.device)  # several processes under torchrun; else a no-op
+    made_here = folder is None
     try:
         if folder is None:  # rank 0 makes the folder; the others learn its name
             folder = Run(distributed.share(Run.create(cfg.outdir, cfg).path if group.main else None, group))
@@ -399,6 +401,12 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
             _train(cfg, folder, ckpt, progress, group)
             folder.mark_done()
         return folder
+    except InfoGANError:
+        # a new run whose start failed (no data, a batch larger than the data) leaves no empty folder
+        # behind to take a number; a named --run-dir or a resumed run is the user's, and stays
+        if made_here and group.main and folder is not None and folder.only_started():
+            shutil.rmtree(folder.path, ignore_errors=True)
+        raise
     finally:
         distributed.leave()
 
