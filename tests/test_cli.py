@@ -174,12 +174,15 @@ def _parsers(parser: argparse.ArgumentParser):
                 yield from _parsers(child)
 
 
-def test_every_commands_help_renders():
+def test_every_commands_help_renders_and_explains_every_option():
     # argparse %-formats help text: one stray "%" in an option's prose made `train --help` a traceback
     parsers = list(_parsers(build_parser()))
     assert len(parsers) > len(COMMANDS)
     for parser in parsers:
         assert parser.format_help().startswith("usage: ")
+        unexplained = [a.option_strings or a.dest for a in parser._actions
+                       if a.help is None and not isinstance(a, argparse._SubParsersAction)]
+        assert not unexplained, (parser.prog, unexplained)  # every option says what it does
     train = next(p for p in parsers if p.prog == "infogan train")
     assert "+-10%," in train.format_help()
 

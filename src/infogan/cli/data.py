@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     ls = dsub.add_parser("list", help="list datasets and whether they are cached")
     ls.set_defaults(run=list_)
     m = dsub.add_parser("make", help="draw the procedural stand-in for dSprites (sprites) into the cache or --out")
-    m.add_argument("name", choices=["sprites"])
+    m.add_argument("name", choices=["sprites"], help="the dataset to draw (sprites)")
     m.add_argument("--grid", default="3,6,40,32,32",
                    help="values per factor: shapes, scales, orientations, x, y (default: dSprites' 3,6,40,32,32)")
     m.add_argument("--out", help="a folder to write it to (then train with --data-dir there)")

@@ -12,8 +12,8 @@ def add_parser(sub) -> None:
     p.add_argument("--part", default="generator", choices=PARTS,
                    help="generator: z and codes -> images; encoder: images in [0, 1] -> each code's class "
                         "probabilities or mean (default: generator)")
-    p.add_argument("--format", default="onnx", choices=FORMATS)
-    p.add_argument("--out", required=True)
+    p.add_argument("--format", default="onnx", choices=FORMATS, help="default onnx (one self-contained file)")
+    p.add_argument("--out", required=True, help="the file to write, e.g. generator.onnx or encoder.pt")
     p.set_defaults(run=run)
 
 

@@ -11,9 +11,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("interpolate", help="walk the latent space between two seeds")
     p.add_argument("model", help="a run folder or a model folder")
     p.add_argument("--seeds", default="0,1", help="two seeds A,B (default 0,1)")
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, default=10, help="images along the walk, 2..200 (default 10)")
     p.add_argument("--fix", action="append", metavar="NAME=VALUE", help="hold a code at a value")
-    p.add_argument("--out", default="interpolation.png")
+    p.add_argument("--out", default="interpolation.png", help="the image file to write (default interpolation.png)")
     p.set_defaults(run=run)
 
 
