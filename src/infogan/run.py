@@ -77,7 +77,7 @@ class Run:
     def only_started(self) -> bool:
         """Whether the folder holds nothing but what a start writes before training (its config
         and log): nothing a failed start would lose by its removal."""
-        return {p for p in self.path.iterdir()} <= {self.config_file, self.log_file}
+        return set(self.path.iterdir()) <= {self.config_file, self.log_file}
 
     def checkpoints(self) -> list[Path]:
         return checkpoint.list_checkpoints(self.checkpoints_dir)
