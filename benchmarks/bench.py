@@ -175,7 +175,7 @@ def bench(preset: str = "mnist", *, batch_size: int = 64, steps: int = 20, repea
     (e.g. the capsule networks against the paper's). Returns what `infogan bench --json` prints."""
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise InfoGANError("--device cuda: no CUDA device is available")
-    if min(steps, repeats, peak_size, threads or 1) < 1:
+    if min(steps, repeats, peak_size, 1 if threads is None else threads) < 1:
         raise InfoGANError("--steps, --repeats, --peak-size and --threads must be >= 1")
     if scaling and min(scaling) < 2:
         raise InfoGANError("--scaling's batch sizes must be >= 2 (batch norm needs two samples)")

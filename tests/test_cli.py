@@ -121,6 +121,7 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
     (["sweep", "--preset", "tiny", "--seeds", "0", "--threads", "0", "--max-steps", "1", "--out", "/nonexistent-dir"], "--jobs and --threads must be >= 1"),
     (["baseline", "--epochs", "0", "--data-dir", "/nonexistent-dir"], "--epochs must be >= 1"),
     (["bench", "--steps", "0"], "--steps, --repeats, --peak-size and --threads must be >= 1"),
+    (["bench", "--threads", "0", *QUICK_BENCH], "--steps, --repeats, --peak-size and --threads must be >= 1"),
     (["bench", "--scaling", "32,1", *QUICK_BENCH], "--scaling's batch sizes must be >= 2"),
     (["bench", "--scaling", "32,x", *QUICK_BENCH], "bad --scaling '32,x'"),
 ])
