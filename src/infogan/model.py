@@ -93,9 +93,10 @@ class InfoGAN(nn.Module):
             images = images.unsqueeze(1)
         if tuple(images.shape[1:]) != self.image_shape:
             raise SpecError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), got {tuple(images.shape)}")
-        if images.is_floating_point() and len(images) and not 0 <= images.min() <= images.max() <= 1:
-            raise SpecError(f"float images must be in [0, 1], got {images.min().item():g}..{images.max().item():g} "
-                            "(pass uint8 for 0..255)")  # else Q reads 0..255 floats as a white blur, silently
+        if images.is_floating_point() and len(images):
+            lo, hi = (v.item() for v in torch.aminmax(images))  # one pass over the images, not two
+            if not 0 <= lo <= hi <= 1:  # else Q reads 0..255 floats as a white blur, silently
+                raise SpecError(f"float images must be in [0, 1], got {lo:g}..{hi:g} (pass uint8 for 0..255)")
         q = q_outputs(self.D, images, batch_size) if len(images) else torch.zeros(0, self.spec.q_dim)
         result = {}
         for code, (a, _b) in zip(self.spec.codes, self.spec.split_q(q).values()):
