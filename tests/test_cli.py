@@ -131,6 +131,18 @@ def test_bad_input_is_one_line_not_a_traceback(argv, message, capsys):
     assert message in err and "Traceback" not in err and err.count("\n") == 1
 
 
+def test_a_file_where_a_folder_goes_is_named(fake_mnist, tmp_path, capsys):
+    # mkdir's own words were "[Errno 17] File exists: 'runs'"
+    (tmp_path / "runs").write_text("not a folder")
+    assert train(fake_mnist, tmp_path / "runs", "--max-steps", "1", "--no-eval") == 1
+    assert capsys.readouterr().err == f"infogan: error: {tmp_path / 'runs'} is a file; a folder is needed there\n"
+    assert main(["sweep", *TINY, "--seeds", "0", "--max-steps", "1", "--data-dir", str(fake_mnist),
+                 "--out", str(tmp_path / "runs" / "study")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'runs'} is a file, so no folder can be made below it" in err and err.count("\n") == 1
+    assert (tmp_path / "runs").read_text() == "not a folder"
+
+
 def test_dry_run_prints_resolved_config(capsys):
     assert main(["train", "--preset", "mnist", "--epochs", "3", "--lr-d", "0.001", "--dry-run"]) == 0
     cfg = json.loads(capsys.readouterr().out)

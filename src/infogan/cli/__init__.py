@@ -8,7 +8,9 @@ speed tooling beside it in infogan_benchmarks), so every one is callable from Py
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+from pathlib import Path
 
 from ..errors import InfoGANError, Stopped
 from . import (baseline, bench, data, evaluate, export, infer, interpolate, presets, sample, serve, sweep, train,
@@ -37,8 +39,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"infogan: {'' if isinstance(e, Stopped) else 'error: '}{e}", file=sys.stderr)
         return getattr(e, "exit_code", 2)
     except OSError as e:  # the machine's problem, not ours: a full or read-only disk, a busy port
-        print(f"infogan: error: {e}", file=sys.stderr)
+        print(f"infogan: error: {os_error_message(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("infogan: interrupted (finished checkpoints are kept; resume with --resume latest)", file=sys.stderr)
         return 130
+
+
+def os_error_message(e: OSError) -> str:
+    """The OS's message, or, where a file stands where a folder must be made ("[Errno 17] File
+    exists" from mkdir, "Not a directory" below a file), which file is in the way."""
+    if e.errno in (errno.EEXIST, errno.ENOTDIR) and e.filename:
+        path = Path(e.filename)
+        blocker = next((p for p in [path, *path.parents] if p.is_file()), None)
+        if blocker == path:
+            return f"{path} is a file; a folder is needed there"
+        if blocker is not None:
+            return f"{blocker} is a file, so no folder can be made below it ({path})"
+    return str(e)
