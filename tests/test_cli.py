@@ -143,6 +143,24 @@ def test_a_file_where_a_folder_goes_is_named(fake_mnist, tmp_path, capsys):
     assert (tmp_path / "runs").read_text() == "not a folder"
 
 
+def test_resuming_a_finished_run_does_nothing_unless_it_is_made_longer(fake_mnist, tmp_path, capsys):
+    assert train(fake_mnist, tmp_path, "--max-steps", "4", "--ckpt-every", "2") == 0
+    run = tmp_path / "00000-tiny"
+    written = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    resume = ["train", "--resume", "latest", "--outdir", str(tmp_path), "--no-progress", "--data-dir", str(fake_mnist)]
+    assert main(resume) == 0
+    assert f"{run} has finished (step 4); nothing to do" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == written  # not re-saved, re-evaluated
+    # an earlier checkpoint of it is a place to train again from, as before
+    assert main(["train", "--resume", str(run / "checkpoints" / "checkpoint-000002"), "--no-progress", "--no-eval",
+                 "--data-dir", str(fake_mnist)]) == 0
+    assert "resuming from checkpoint-000002" in capsys.readouterr().out
+    assert main([*resume, "--max-steps", "6", "--no-eval"]) == 0
+    assert "resuming from checkpoint-000004" in capsys.readouterr().out
+    assert json.loads((run / "done.json").read_text()) == {"step": 6}
+
+
 def test_dry_run_prints_resolved_config(capsys):
     assert main(["train", "--preset", "mnist", "--epochs", "3", "--lr-d", "0.001", "--dry-run"]) == 0
     cfg = json.loads(capsys.readouterr().out)

@@ -92,6 +92,13 @@ class Run:
     def done(self) -> bool:
         return self.done_file.is_file()
 
+    def done_at(self) -> int | None:
+        """The step done.json records (None: not done, or a run that never checkpointed)."""
+        try:
+            return json.loads(self.done_file.read_text())["step"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def mark_done(self) -> None:
         ckpt = self.latest_checkpoint()
         atomic_write(self.done_file, json.dumps({"step": checkpoint.read_meta(ckpt)["step"] if ckpt else None}) + "\n")

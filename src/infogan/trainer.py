@@ -387,6 +387,10 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
     the test split; returns the run folder. Under torchrun every process trains; rank 0 alone
     fetches data first, writes and evaluates."""
     cfg, folder, ckpt = prepare(preset, resume, run_dir, **overrides)
+    if resume not in (None, "auto") and finished(folder, ckpt, cfg):
+        print(f"infogan: {folder.path} has finished (step {folder.done_at()}); nothing to do. A larger --epochs "
+              f"or --max-steps trains it further; `infogan evaluate {folder.path}` measures it again")
+        return folder
     group = distributed.join(cfg.device)  # several processes under torchrun; else a no-op
     made_here = folder is None
     try:
@@ -409,6 +413,16 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
         raise
     finally:
         distributed.leave()
+
+
+def finished(folder: Run, ckpt: Path, cfg: TrainConfig) -> bool:
+    """Whether resuming folder from ckpt with cfg would only redo its end (the model, pictures and
+    evaluation that done.json says were written, and still are): its last checkpoint and an
+    unchanged length."""
+    saved = folder.read_config()
+    return (folder.done_at() == checkpoint.read_meta(ckpt)["step"] and folder.has_model()
+            and (folder.metrics_file.is_file() or not cfg.evaluate)
+            and all(saved.get(k) == getattr(cfg, k) for k in ("epochs", "max_steps")))
 
 
 def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, group) -> Run:
