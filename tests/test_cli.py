@@ -119,6 +119,8 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
     (["data", "fetch", "imagenet"], "unknown dataset 'imagenet'"),
     (["train", "--preset", "tiny", "--threads", "0", "--dry-run"], "--threads must be >= 1"),
     (["sweep", "--preset", "tiny", "--seeds", "0", "--threads", "0", "--max-steps", "1", "--out", "/nonexistent-dir"], "--jobs and --threads must be >= 1"),
+    (["sweep", "--preset", "tiny", "--seeds", "0-2,1", "--max-steps", "1", "--out", "/nonexistent-dir"],
+     "seed 1 is listed twice"),
     (["baseline", "--epochs", "0", "--data-dir", "/nonexistent-dir"], "--epochs must be >= 1"),
     (["bench", "--steps", "0"], "--steps, --repeats, --peak-size and --threads must be >= 1"),
     (["bench", "--threads", "0", *QUICK_BENCH], "--steps, --repeats, --peak-size and --threads must be >= 1"),

@@ -220,6 +220,9 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
         raise InfoGANError(f"unknown training option {unknown[0]!r}")
     if jobs < 1 or (threads is not None and threads < 1):  # threads 0 would read as "not given"
         raise InfoGANError("--jobs and --threads must be >= 1")
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if not seeds or twice:  # a seed twice would count one run twice, or train it twice at once
+        raise InfoGANError(f"seed {twice[0]} is listed twice" if twice else "a sweep needs at least one seed")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     folder = {s: Run(out / f"{preset}-seed{s}") for s in seeds}
