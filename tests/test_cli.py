@@ -113,6 +113,7 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
 @pytest.mark.parametrize("argv, message", [
     (["train", "--preset", "nope"], "unknown preset 'nope'"),
     (["train", "--latent", "z62,cat"], "malformed latent spec token 'cat'"),
+    (["train", "--preset", "tiny", "--latent", "z0,cat1", "--dry-run"], "latent spec token 'z0': size must be >= 1"),
     (["train", "--batch-size", "1"], "--batch-size must be >= 2"),
     (["train", "--resume", "latest", "--outdir", "/nonexistent-dir"], "no run with a checkpoint"),
     (["evaluate", "/nonexistent-model"], "not a model folder"),

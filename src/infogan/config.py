@@ -358,12 +358,13 @@ def validate(cfg: TrainConfig) -> None:
     for ok, msg in checks:
         if not ok:
             raise InfoGANError(msg)
+    spec = LatentSpec.parse(cfg.latent)  # a bad --latent is named before a run folder is made (and by --dry-run)
     fam = nets.family(cfg.arch)
     fam.check_image_size(cfg.image_size)
     if cfg.refine_groups and fam.capsule_q:
         raise InfoGANError(f"--refine-groups trains Q's fully connected head, which the {fam.name} networks' "
                            "capsule Q does not have")
-    if cfg.refine_groups and not LatentSpec.parse(cfg.latent).categorical:
+    if cfg.refine_groups and not spec.categorical:
         raise InfoGANError("--refine-groups relabels a categorical code: --latent has none")
     if cfg.q_sharpness is not None and not fam.capsule_q:
         raise InfoGANError(f"--q-sharpness needs a capsule Q (--arch caps or capsnet), not the {fam.name} networks")
