@@ -32,8 +32,10 @@ def fetch(args) -> int:
 
 def list_(args) -> int:
     print(f"cache: {data.cache_root()}")
+    status = {name: ds.status() for name, ds in data.DATASETS.items()}
+    width = max(map(len, status.values()))
     for name, ds in data.DATASETS.items():
-        print(f"{name:<15} {ds.status():<32} {ds.help}")
+        print(f"{name:<15} {status[name]:<{width}}  {ds.help}")
     return 0
 
 

@@ -132,7 +132,7 @@ class Sprites(SpritesBase):
         return [f"sprites: {len(read_npz(path)[0])} images drawn into {path} (a procedural stand-in for dSprites)"]
 
     def status(self) -> str:
-        return "drawn" if (cache_root() / self.name / self.file).is_file() else "not drawn (infogan data make sprites)"
+        return "drawn" if (cache_root() / self.name / self.file).is_file() else "not drawn"  # its help says how
 
 
 DSPRITES = Dsprites(name="dsprites", file=CANONICAL, classes=(), splits=("train",),
