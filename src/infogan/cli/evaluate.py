@@ -25,11 +25,13 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..metrics import evaluate, format_report
 
-    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else list(METRICS)
-    for name in names:
-        METRICS.lookup(name)  # an unknown name is a one-line error before any work
-    if not args.quality:
-        names = [n for n in names if n != "quality"]
-    result = evaluate(args.model, metrics=names, split=args.split, data_dir=args.data_dir, n_samples=args.samples)
+    names = None  # every metric that applies
+    if args.metrics is not None:
+        names = [n.strip() for n in args.metrics.split(",") if n.strip()]
+        for name in names:
+            METRICS.lookup(name)  # an unknown name is a one-line error before any work
+    skip = () if args.quality else ("quality",)
+    result = evaluate(args.model, metrics=names, skip=skip, split=args.split, data_dir=args.data_dir,
+                      n_samples=args.samples)
     print(json.dumps(result) if args.json else format_report(result))
     return 0

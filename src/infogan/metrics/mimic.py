@@ -56,6 +56,7 @@ METRIC = Metric(
     compute=mimic_metric,
     needs=frozenset({"labels", "train"}),
     applies=can_mimic,
+    applies_to="models with a capsule G and a capsule D (the infocapsgan preset)",
     columns=(Column("mimic_agreement", "mimic agreement", lambda r: r["agreement"]),
              Column("mimic_frechet_distance", "redrawings' Frechet distance", lambda r: r["frechet_distance"])),
     lines=lambda r: [f"mimic: Q reads {r['agreement']:.1%} of redrawings as the original's class; their Frechet "

@@ -65,6 +65,7 @@ class Metric:
     compute: Callable[[EvalContext], dict]
     needs: frozenset[str] = frozenset()  # "labels", "train", "factors": skipped when the evaluation lacks them
     applies: Callable[[object], bool] = lambda model: True  # skipped for models it does not apply to
+    applies_to: str = ""  # those models, in words (when it is asked for by name for another)
     columns: tuple[Column, ...] = ()
     lines: Callable[[dict], list[str]] = lambda result: []
     pictures: Callable[[dict, Path, EvalContext], None] | None = None

@@ -20,9 +20,10 @@ from .registry import METRICS, EvalContext
 
 def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
                    seed: int = 0, metrics: list[str] | None = None, dataset: str = "", split: str = "test",
-                   load_train=None, load_factors=None) -> dict:
-    """{metric name: its result} for the metrics named (default: all) that apply to these
-    images (the ones that need labels or factors are left out where there are none)."""
+                   load_train=None, load_factors=None, skip=()) -> dict:
+    """{metric name: its result} for the metrics named, or by default all that apply to these
+    images (the ones that need labels or factors are left out where there are none), less
+    those in skip. A metric named that cannot be measured here is an InfoGANError."""
     if n_samples < 2:  # a covariance (the Frechet distance) and a variance (the MI bounds' R^2) need two
         raise InfoGANError(f"--samples {n_samples}: the metrics that generate need at least 2 samples "
                            "(the Frechet distance wants thousands)")
@@ -30,24 +31,41 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
     have = {"labels"} if labels is not None and len(labels) else set()
     have |= {"train"} if load_train is not None else set()
     have |= {"factors"} if load_factors is not None else set()
+    names = [n for n in (list(METRICS) if metrics is None else metrics) if n not in skip]
+    if metrics is not None and not names:
+        raise InfoGANError("--metrics names no metric to measure")
+    run = []
+    for name in names:
+        metric = METRICS.lookup(name)
+        if metric.needs <= have and metric.applies(model):
+            run.append(metric)
+        elif metrics is not None:  # asked for by name: say why it cannot be measured, before any work
+            missing = sorted(metric.needs - have)
+            raise InfoGANError(f"{name} cannot be measured here: " + (
+                f"it needs {' and '.join(NEEDS[n] for n in missing)}, which {dataset or 'these images'} "
+                f"{'lacks' if dataset else 'lack'}" if missing else f"it applies to {metric.applies_to}"))
     result = {"n_images": int(len(images))}
     with float32_products():
-        for name in list(METRICS) if metrics is None else metrics:
-            metric = METRICS.lookup(name)
-            if metric.needs <= have and metric.applies(model):
-                result[name] = metric.compute(ctx)
+        for metric in run:
+            result[metric.name] = metric.compute(ctx)
     return result
+
+
+# what Metric.needs names, in words (for the error when a named metric cannot be measured)
+NEEDS = {"labels": "labelled images", "train": "a training split",
+         "factors": "images with known factors (dsprites, sprites)"}
 
 
 def evaluate(model, *, metrics: list[str] | None = None, split: str | None = None, data_dir=None,
              n_samples: int = 10000, seed: int = 0, write_to: str | Path | None = "auto",
-             loaded: dict | None = None) -> dict:
+             loaded: dict | None = None, skip=()) -> dict:
     """Evaluate a model (an InfoGAN, or a run or model folder) on its dataset's split (default:
     test where there is one, else train).
 
     write_to: a folder for metrics.json and the metrics' pictures ("auto": the run folder when
     `model` is a path; None: write nothing). metrics.json keeps the results of metrics not
     run this time. loaded: {split: (images, labels)} already in memory (training has them).
+    metrics, skip: as evaluate_model's.
     """
     from ..model import InfoGAN
     from ..run import Run, model_and_run
@@ -77,7 +95,7 @@ def evaluate(model, *, metrics: list[str] | None = None, split: str | None = Non
         load_factors = lambda: FactorData(images, *ds.factors(split, data_dir))  # noqa: E731
     result = {"dataset": ds.name, "split": split,
               **evaluate_model(model, images, labels, n_samples, seed, metrics, ds.name, split,
-                               load_train=lambda: load("train"), load_factors=load_factors)}
+                               load_train=lambda: load("train"), load_factors=load_factors, skip=skip)}
     if write_to is not None:
         out = Path(write_to)
         path = Run(out).metrics_file
