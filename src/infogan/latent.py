@@ -205,10 +205,14 @@ class LatentSpec:
             if c.kind == "cat":
                 if t.is_floating_point() and not torch.all(t == t.round()):
                     raise SpecError(f"code {name!r} is categorical: give a class index 0..{c.size - 1}")
-                if t.numel() and (t.min() < 0 or t.max() >= c.size):
-                    raise SpecError(f"code {name!r} takes class indices 0..{c.size - 1}, got {t.tolist()}")
-            elif t.numel() and (not torch.isfinite(t.float()).all() or t.float().abs().max() > CONT_VALUE_LIMIT):
-                raise SpecError(f"code {name!r} takes values in [-{CONT_VALUE_LIMIT:g}, {CONT_VALUE_LIMIT:g}], got {t.tolist()}")
+                bad = t[(t < 0) | (t >= c.size)]
+                if bad.numel():  # (the first bad value: a traversal's would be a long list)
+                    raise SpecError(f"code {name!r} takes class indices 0..{c.size - 1}, got {bad.flatten()[0].item():g}")
+            else:
+                bad = t[~(t.float().abs() <= CONT_VALUE_LIMIT)]  # NaN is bad too
+                if bad.numel():
+                    raise SpecError(f"code {name!r} takes values in [-{CONT_VALUE_LIMIT:g}, {CONT_VALUE_LIMIT:g}], "
+                                    f"got {bad.flatten()[0].item():g}")
 
     def join(self, z: torch.Tensor, codes: dict[str, torch.Tensor]) -> torch.Tensor:
         """G's input (n, dim): z then each code (one-hot for cat) in spec order."""

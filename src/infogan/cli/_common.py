@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import options
 from ..errors import SpecError
+from ..latent import CONT_VALUE_LIMIT
 from ..model import InfoGAN
 
 _TYPES = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float, "str | None": str}
@@ -74,6 +75,8 @@ def parse_range(text: str) -> tuple[float, float, int]:
         raise SpecError(f"bad range {text!r} (expected START:STOP:COUNT, e.g. -2:2:9)") from None
     if not 2 <= count <= 100:
         raise SpecError(f"range {text!r}: COUNT must be 2..100")
+    if not all(abs(v) <= CONT_VALUE_LIMIT for v in (start, stop)):  # (NaN fails too)
+        raise SpecError(f"range {text!r}: START and STOP must lie in [-{CONT_VALUE_LIMIT:g}, {CONT_VALUE_LIMIT:g}]")
     return start, stop, count
 
 
