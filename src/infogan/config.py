@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from .errors import InfoGANError
-from .latent import LatentSpec
+from .latent import MAX_SEED, LatentSpec
 
 # the speed options' allowed values (speed.py applies them)
 COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
@@ -301,6 +301,7 @@ def validate(cfg: TrainConfig) -> None:
     checks = [
         (cfg.batch_size >= 2, "--batch-size must be >= 2 (batch norm needs two samples)"),
         (cfg.epochs >= 1, "--epochs must be >= 1"),
+        (0 <= cfg.seed <= MAX_SEED, f"--seed must be in 0..{MAX_SEED}"),
         (cfg.max_steps is None or cfg.max_steps >= 1, "--max-steps must be >= 1"),
         (cfg.lr_d > 0 and cfg.lr_g > 0, "learning rates must be > 0"),
         (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "Adam betas must be in [0, 1)"),

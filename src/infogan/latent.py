@@ -30,6 +30,10 @@ DEFAULT_LAMBDA = {"cat": 1.0, "cont": 0.1}
 # on [-1, 1]; far beyond that G's output means nothing.
 CONT_VALUE_LIMIT = 10.0
 
+# Seeds are 0..MAX_SEED everywhere (training, sampling, the explorer's JSON): larger ones overflowed
+# torch's generator with a traceback, and negative ones were taken silently.
+MAX_SEED = 2**31 - 1
+
 _TOKEN = re.compile(
     r"^(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)=)?"
     r"(?P<kind>z|cat|cont)(?P<n>\d+)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import options
 from ..errors import SpecError
-from ..latent import CONT_VALUE_LIMIT
+from ..latent import CONT_VALUE_LIMIT, MAX_SEED
 from ..model import InfoGAN
 
 _TYPES = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float, "str | None": str}
@@ -52,6 +52,8 @@ def parse_seeds(text: str) -> list[int]:
         seeds.extend(range(a, b + 1))
     if not seeds or len(seeds) > 1000:
         raise SpecError(f"seed list {text!r} must give 1 to 1000 seeds")
+    if max(seeds) > MAX_SEED:
+        raise SpecError(f"seed list {text!r}: seeds must be in 0..{MAX_SEED}")
     return seeds
 
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..data.images import UNREADABLE, decode_image, why_unreadable
 from ..errors import DataError, SpecError
-from ..latent import CONT_VALUE_LIMIT
+from ..latent import CONT_VALUE_LIMIT, MAX_SEED
 from ..viz import to_pil, traverse_code
 
 STATIC = Path(__file__).parent / "static"
@@ -44,7 +44,7 @@ SLIDER_LIMIT = 3.0  # sliders span [-3, 3]: the paper's traversals go to +-2, tr
 
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     codes: dict[str, float] = Field(default_factory=dict)
     n: int = Field(1, ge=1, le=MAX_BATCH)
 
@@ -140,8 +140,8 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
                 raise SpecError(f"range must lie in [-{CONT_VALUE_LIMIT:g}, {CONT_VALUE_LIMIT:g}]")
         except SpecError as e:
             return error(str(e))
-        if any(not 0 <= s < 2**31 for s in req.seeds):
-            return error("seeds must be in 0..2^31-1", 422)
+        if any(not 0 <= s <= MAX_SEED for s in req.seeds):
+            return error(f"seeds must be in 0..{MAX_SEED}", 422)
         with lock:
             images, nrow = traverse_code(model, code.name, req.seeds, torch.linspace(lo, hi, req.steps), fixed)
         return png(images, nrow)
