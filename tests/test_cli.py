@@ -179,6 +179,12 @@ def test_a_metric_named_that_cannot_be_measured_says_why(fake_mnist, tmp_path, c
     assert set(json.loads(capsys.readouterr().out)) == {"dataset", "split", "n_images", "categorical", "information"}
 
 
+def test_the_largest_seed_trains_relabels_and_evaluates(fake_mnist, tmp_path):
+    # the run's pictures, relabelling and evaluation draw from seeds derived from it (seed + 12345, ...)
+    assert train(fake_mnist, tmp_path, "--seed", "2147483647", "--max-steps", "2", "--refine-groups", "2") == 0
+    assert (tmp_path / "00000-tiny-refine2-seed2147483647" / "done.json").is_file()
+
+
 def test_dry_run_prints_resolved_config(capsys):
     assert main(["train", "--preset", "mnist", "--epochs", "3", "--lr-d", "0.001", "--dry-run"]) == 0
     cfg = json.loads(capsys.readouterr().out)

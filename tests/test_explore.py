@@ -46,7 +46,7 @@ def test_interpolate(model_dir, tmp_path):
     (["sample", "MODEL", "--code", "c2=1e9"], "takes values in [-10, 10], got 1e+09"),
     (["traverse", "MODEL", "--range=-100:100:5", "--out", "TMP"], "START and STOP must lie in [-10, 10]"),  # after c1's picture
     (["sample", "MODEL", "--n", "0"], "--n must be"),
-    (["sample", "MODEL", "--seed", "99999999999999999999"], "seed must be in 0..2147483647"),  # was a traceback
+    (["sample", "MODEL", "--seed", "99999999999999999999"], "--seed must be in 0..2147483647"),  # was a traceback
     (["traverse", "MODEL", "--seeds", "99999999999999999999"], "seeds must be in 0..2147483647"),
     (["traverse", "MODEL", "--range", "2:1"], "bad range"),
     (["traverse", "MODEL", "--seeds", "a-b"], "bad seed list"),

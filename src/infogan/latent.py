@@ -30,8 +30,9 @@ DEFAULT_LAMBDA = {"cat": 1.0, "cont": 0.1}
 # on [-1, 1]; far beyond that G's output means nothing.
 CONT_VALUE_LIMIT = 10.0
 
-# Seeds are 0..MAX_SEED everywhere (training, sampling, the explorer's JSON): larger ones overflowed
-# torch's generator with a traceback, and negative ones were taken silently.
+# The seeds a user may give, everywhere (training, sampling, the explorer's JSON): larger ones overflowed
+# torch's generator with a traceback, and negative ones were taken silently. Inside, seeds derived from
+# them (seed + 12345, seed + i) stay within what torch takes.
 MAX_SEED = 2**31 - 1
 
 _TOKEN = re.compile(

@@ -18,7 +18,7 @@ from torch import nn
 from . import __version__
 from .errors import CheckpointError, InfoGANError, SpecError
 from .files import atomic_write, publish
-from .latent import MAX_SEED, LatentSpec
+from .latent import LatentSpec
 from .nets import build, init_weights
 from .nets.common import eval_mode
 
@@ -68,8 +68,8 @@ class InfoGAN(nn.Module):
         """n images in [0, 1]. Codes given (a scalar or n values each) are fixed; the rest sampled."""
         if n < 0:
             raise SpecError(f"n must be >= 0, got {n}")
-        if seed is not None and not 0 <= seed <= MAX_SEED:
-            raise SpecError(f"seed must be in 0..{MAX_SEED}, got {seed}")
+        if seed is not None and not 0 <= seed < 2**64:  # what torch's generator takes (callers add offsets to
+            raise SpecError(f"seed must be in 0..2^64-1, got {seed}")  # the user's seed, so not MAX_SEED here)
         codes = dict(codes or {})
         self.spec.check_values(codes)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None

@@ -23,11 +23,14 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..errors import SpecError
+    from ..latent import MAX_SEED
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise SpecError(f"--n must be 1..{MAX_SAMPLES}")
     if args.nrow is not None and args.nrow < 1:
         raise SpecError("--nrow must be >= 1")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise SpecError(f"--seed must be in 0..{MAX_SEED}")
     image_file(args.out)
     model = load_model(args.model)
     images = model.generate(args.n, codes=parse_codes(model, args.code), seed=args.seed)
