@@ -55,10 +55,13 @@ def test_interpolate(model_dir, tmp_path):
     (["sample", "MODEL", "--out", "grid.txt"], "expected an image file name"),
     (["interpolate", "MODEL", "--out", "walk"], "expected an image file name"),
     (["traverse", "MODEL", "--code", "c1", "--fix", "c1=3"], "varies the code that --fix holds"),
+    (["export", "MODEL", "--out", "TMP"], "is a folder; name the file to write"),
+    (["export", "MODEL", "--out", "TMP/new/"], "is a folder; name the file to write"),  # it wrote a file named new
     (["export", "MODEL", "--out", "x", "--format", "torchscript"], None),
 ])
 def test_bad_arguments(model_dir, tmp_path, capsys, argv, message):
-    argv = [{"MODEL": str(model_dir), "TMP": str(tmp_path)}.get(a, a) for a in argv]
+    argv = [str(model_dir) if a == "MODEL" else a.replace("TMP", str(tmp_path), 1) if a.startswith("TMP") else a
+            for a in argv]
     if message is None:  # a valid call, for contrast
         argv[argv.index("x")] = str(tmp_path / "g.pt")
         assert main(argv) == 0

@@ -8,6 +8,7 @@ encoder:   input images (N, C, H, W) float32 in [0, 1]; one output per code, nam
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def export(model, fmt: str, out: str | Path, part: str = "generator") -> Path:
     """Write model's generator or encoder to out in fmt (onnx | torchscript)."""
     if part not in PARTS:
         raise InfoGANError(f"unknown part {part!r} ({' or '.join(PARTS)})")
+    if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # Path("e/") is "e": it would become a file
+        example = Path(out) / f"{part}.{'onnx' if fmt == 'onnx' else 'pt'}"
+        raise InfoGANError(f"--out {out} is a folder; name the file to write, e.g. {example}")
     out = Path(out)
     model = model.eval()
     if part == "generator":
