@@ -103,11 +103,13 @@ def test_the_quality_report_says_whether_its_classifier_is_the_reference(fake_mn
     assert quality.quality_metric(ctx)["classifier"]["reference"] is True
 
 
-def test_baseline_learns_the_fabricated_classes(fake_mnist, capsys):
+def test_baseline_learns_the_fabricated_classes(fake_mnist, tmp_path, capsys):
+    out = tmp_path / "new" / "baseline.json"  # its folder is made
     assert main(["baseline", "--preset", "tiny", "--epochs", "20", "--batch-size", "32", "--data-dir", str(fake_mnist),
-                 "--json"]) == 0
+                 "--json", "--out", str(out)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["test_accuracy"] > 0.5  # the bar position is the class: easy with labels
+    assert json.loads(out.read_text()) == result
 
 
 def test_baseline_trains_on_the_dataset_asked_for(fake_mnist, monkeypatch, capsys):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import options
 from ..errors import SpecError
+from ..files import atomic_write
 from ..latent import CONT_VALUE_LIMIT, MAX_SEED
 from ..model import InfoGAN
 
@@ -66,6 +67,19 @@ def image_file(text: str) -> str:
     if Path(text).is_dir() or fmt not in Image.SAVE:
         raise SpecError(f"--out {text}: expected an image file name such as grid.png (.png, .jpg, .gif, .webp ...)")
     return text
+
+
+def results_file(text: str, suffixes: tuple[str, ...]) -> Path:
+    """--out for results (JSON, CSV): a file name with one of suffixes, not a folder (checked
+    before any work, so that nothing is lost to a bad name after it)."""
+    if Path(text).is_dir() or Path(text).suffix.lower() not in suffixes:
+        raise SpecError(f"--out {text}: the file must end in {' or '.join(suffixes)}")
+    return Path(text)
+
+
+def write_results(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # as sample, export and the run folders do
+    atomic_write(path, text)
 
 
 def parse_range(text: str) -> tuple[float, float, int]:

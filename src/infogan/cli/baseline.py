@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from ._common import results_file, write_results
 
 
 def add_parser(sub) -> None:
@@ -25,11 +26,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..baseline import baseline
 
+    out = results_file(args.out, (".json",)) if args.out else None
     result = baseline(args.preset, epochs=args.epochs, progress=not args.json, batch_size=args.batch_size,
                       seed=args.seed, width=args.width, q_sharpness=args.q_sharpness,
                       data_dir=args.data_dir, dataset=args.dataset)
-    if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    if out:
+        write_results(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result) if args.json else
           f"supervised baseline ({result['encoder']}, {args.epochs} epochs): test accuracy {result['test_accuracy']:.4f}")
     return 0

@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
-from ..errors import InfoGANError
-from ..files import atomic_write
+from ._common import results_file, write_results
 
 
 def add_parser(sub) -> None:
@@ -24,14 +22,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..infer import infer
 
-    if args.out and Path(args.out).suffix.lower() not in (".csv", ".json"):
-        raise InfoGANError(f"--out {args.out}: the file must end in .csv or .json")
+    out = results_file(args.out, (".csv", ".json")) if args.out else None
     result = infer(args.model, args.images, invert=args.invert)
     rows, columns = result["rows"], list(result["rows"][0])
     for note in result["notes"]:
         print(f"infogan: {note}")
-    if args.out:
-        out = Path(args.out)
+    if out:
         if out.suffix.lower() == ".json":
             text = json.dumps(result, indent=1) + "\n"
         else:
@@ -40,8 +36,7 @@ def run(args) -> int:
             writer.writeheader()
             writer.writerows(rows)
             text = buf.getvalue()
-        out.parent.mkdir(parents=True, exist_ok=True)  # as sample, export and the run folders do
-        atomic_write(out, text)
+        write_results(out, text)
     else:
         width = max(len("image"), *(len(r["image"]) for r in rows))
         print(f"{'image':<{width}}  " + "  ".join(f"{c:>12}" for c in columns[1:]))
