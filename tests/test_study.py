@@ -151,6 +151,12 @@ def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
                  "--data-dir", str(fake_mnist), "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert "tiny-seed0 was trained with --lambda-cat 1.0, not 2.0" in err and len(err.splitlines()) == 1
+    # ... or for another length (it reported the 4-step runs as the 6-step study)
+    for length, why in [(["--max-steps", "6"], "with --max-steps 4, not 6"),
+                        ([], "with --max-steps 4, this sweep without it")]:
+        assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", *length, "--data-dir", str(fake_mnist),
+                     "--out", str(out), "--no-progress"]) == 2
+        assert f"tiny-seed0 was trained {why}: give the sweep another --out" in capsys.readouterr().err
     assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before
 
 

@@ -195,6 +195,10 @@ def options(*groups: str) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(TrainConfig) if not groups or f.metadata["group"] in groups]
 
 
+# how long a run trains: a resume may make it longer, a sweep's seeds are all one length
+LENGTH = ("epochs", "max_steps")
+
+
 def resumable(name: str) -> bool:
     """Whether a resumed run may change this option (length, speed, bookkeeping)."""
     return TrainConfig.__dataclass_fields__[name].metadata["group"] in RESUMABLE_GROUPS

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TrainConfig, first_difference, options, resolve
+from .config import LENGTH, TrainConfig, first_difference, options, resolve
 from .errors import InfoGANError
 from .metrics import METRICS
 from .run import Run
@@ -35,15 +35,22 @@ def columns() -> list:
 
 def check_same_study(run: Run, wanted: TrainConfig) -> None:
     """A seed folder left in --out by an earlier sweep is reused (finished) or continued
-    (unfinished) only when it was trained with the options asked for now; otherwise the study
-    would report, or finish with new options, runs of another recipe."""
+    (unfinished) only when it was trained with the options asked for now, its length included;
+    otherwise the study would report, or finish with new options, runs of another recipe."""
     if not run.config_file.is_file():
         return
-    difference = first_difference(run.read_config(), wanted)
+    saved = run.read_config()
+    old = TrainConfig.from_dict(saved)
+    difference = first_difference(saved, wanted) or next(
+        ((k, getattr(old, k), getattr(wanted, k)) for k in LENGTH if getattr(old, k) != getattr(wanted, k)), None)
     if difference is not None:
-        name, saved, value = difference
-        raise InfoGANError(f"{run.path} was trained with --{name.replace('_', '-')} {saved}, not {value}: "
-                           "give the sweep another --out")
+        name, was, value = difference
+        flag = "--" + name.replace("_", "-")
+        if was is None or value is None:  # (--max-steps: given once, not the other time)
+            how = f"with {flag} {was}, this sweep without it" if value is None else f"without {flag}, this sweep with {value}"
+        else:
+            how = f"with {flag} {was}, not {value}"
+        raise InfoGANError(f"{run.path} was trained {how}: give the sweep another --out")
 
 
 def seed_row(seed: int, run: Run) -> dict:

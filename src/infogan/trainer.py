@@ -28,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint, data, distributed, speed, viz
-from .config import TrainConfig, first_difference, resolve
+from .config import LENGTH, TrainConfig, first_difference, resolve
 from .errors import CheckpointError, Diverged, InfoGANError, Stopped
 from .files import atomic_write
 from .metrics.categorical import categorical_scores
@@ -422,7 +422,7 @@ def finished(folder: Run, ckpt: Path, cfg: TrainConfig) -> bool:
     saved = folder.read_config()
     return (folder.done_at() == checkpoint.read_meta(ckpt)["step"] and folder.has_model()
             and (folder.metrics_file.is_file() or not cfg.evaluate)
-            and all(saved.get(k) == getattr(cfg, k) for k in ("epochs", "max_steps")))
+            and all(saved.get(k) == getattr(cfg, k) for k in LENGTH))
 
 
 def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, group) -> Run:
