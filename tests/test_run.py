@@ -63,3 +63,19 @@ def test_a_trained_run_folder_has_its_log(fake_mnist, tmp_path):
     log = run.log_file.read_text()
     assert "infogan: run folder" in log and "step 2/4" in log and "step 4/4" in log and "accuracy" in log
     assert json.loads(run.config_file.read_text())["seed"] == 1
+
+
+def test_a_run_being_trained_is_not_trained_by_a_second_process(fake_mnist, tmp_path, capsys):
+    train = ["train", "--preset", "tiny", "--no-progress", "--no-eval", "--data-dir", str(fake_mnist),
+             "--outdir", str(tmp_path)]
+    assert main([*train, "--max-steps", "2"]) == 0
+    (run,) = Run.numbered(tmp_path)
+    checkpoint = run.latest_checkpoint()
+    capsys.readouterr()
+    with run.training():  # as another process training it would: a second open of the lock file
+        assert main([*train, "--resume", "latest", "--max-steps", "4"]) == 2
+        err = capsys.readouterr().err
+        assert f"{run.path} is being trained by another process (pid " in err and err.count("\n") == 1
+        assert run.checkpoints() == [checkpoint] and "step 4" not in run.log_file.read_text()
+    assert main([*train, "--resume", "latest", "--max-steps", "4"]) == 0  # the lock goes with its holder
+    assert run.latest_checkpoint().name == "checkpoint-000004"

@@ -11,6 +11,7 @@
       metrics.json, confusion-<code>.png    the evaluation
       checkpoints/checkpoint-004685/         exact-resume state
       model/                 config.json + model.safetensors: the trained model
+      train.lock             held by the process training it (the pid of the last one)
 
 A new run's folder is numbered and named after its preset and the options it sets away from
 the preset's values that define a different run (the seed, the codes, the objective's
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -66,6 +68,7 @@ class Run:
     model_dir = _inside("model")
     checkpoints_dir = _inside("checkpoints")
     done_file = _inside("done.json")  # written when training, pictures and evaluation have all finished
+    lock_file = _inside("train.lock")
 
     def sample_grid(self, tag: str) -> Path:
         return self.samples_dir / f"{tag}.png"
@@ -77,7 +80,30 @@ class Run:
     def only_started(self) -> bool:
         """Whether the folder holds nothing but what a start writes before training (its config
         and log): nothing a failed start would lose by its removal."""
-        return set(self.path.iterdir()) <= {self.config_file, self.log_file}
+        return set(self.path.iterdir()) <= {self.config_file, self.log_file, self.lock_file}
+
+    @contextlib.contextmanager
+    def training(self):
+        """Hold the run's lock while this process trains it. A second process (a resume started
+        twice, a restart loop overlapping a job still running, two sweeps into one --out) is
+        refused instead of writing the same checkpoints and logs. The OS drops the lock when the
+        process ends, killed or not (flock), so a stale lock file blocks nothing."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                raise InfoGANError(f"{self.path} is being trained by another process" + (f" (pid {holder})" if holder else "")
+                                   + "; wait for it to end or stop it") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield self
+        finally:
+            os.close(fd)
 
     def checkpoints(self) -> list[Path]:
         return checkpoint.list_checkpoints(self.checkpoints_dir)

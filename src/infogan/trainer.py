@@ -398,12 +398,13 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
             folder = Run(distributed.share(Run.create(cfg.outdir, cfg).path if group.main else None, group))
         if not group.main:
             return _train(cfg, folder, ckpt, progress, group)
-        # first: a restart finds this run by it; amp_used: what --amp auto chose on this machine
-        folder.write_config(cfg, processes=group.world, amp_used=speed.amp_mode(cfg, pick_device(cfg.device)))
-        folder.done_file.unlink(missing_ok=True)
-        with folder.logging():
-            _train(cfg, folder, ckpt, progress, group)
-            folder.mark_done()
+        with folder.training():
+            # first: a restart finds this run by it; amp_used: what --amp auto chose on this machine
+            folder.write_config(cfg, processes=group.world, amp_used=speed.amp_mode(cfg, pick_device(cfg.device)))
+            folder.done_file.unlink(missing_ok=True)
+            with folder.logging():
+                _train(cfg, folder, ckpt, progress, group)
+                folder.mark_done()
         return folder
     except InfoGANError:
         # a new run whose start failed (no data, a batch larger than the data) leaves no empty folder
