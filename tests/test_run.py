@@ -79,3 +79,16 @@ def test_a_run_being_trained_is_not_trained_by_a_second_process(fake_mnist, tmp_
         assert run.checkpoints() == [checkpoint] and "step 4" not in run.log_file.read_text()
     assert main([*train, "--resume", "latest", "--max-steps", "4"]) == 0  # the lock goes with its holder
     assert run.latest_checkpoint().name == "checkpoint-000004"
+
+
+def test_a_file_system_without_locks_trains_unguarded(tmp_path, monkeypatch, capsys):
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with Run(tmp_path / "r").training() as run:
+        assert run.lock_file.is_file()
+    assert "cannot be locked against a second process (No locks available)" in capsys.readouterr().err

@@ -99,6 +99,8 @@ class Run:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
                 raise InfoGANError(f"{self.path} is being trained by another process" + (f" (pid {holder})" if holder else "")
                                    + "; wait for it to end or stop it") from None
+            except OSError as e:  # a file system without locks (some network mounts): train unguarded
+                print(f"infogan: {self.path} cannot be locked against a second process ({e.strerror})", file=sys.stderr)
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             yield self
