@@ -117,9 +117,12 @@ def test_folder_with_mixed_sizes_and_a_corrupt_image(tmp_path, data_cache, capsy
     assert "broken.jpg" in capsys.readouterr().out  # named, and skipped
     with pytest.raises(DataError, match="cannot read image broken.jpg"):
         data.load("folder", "train", imgs, image_size=32, channels=3, bad_images="error")
-    # the decoded tensor is cached: a second load reads it back identical
+    # the decoded tensor is cached: a second load reads it back identical, and names the skipped image again
+    capsys.readouterr()
     again, _ = data.load("folder", "train", imgs, image_size=32, channels=1)
     assert torch.equal(x, again) and list((data_cache / "decoded").glob("folder-32px-1ch-*.npy"))
+    out = capsys.readouterr().out
+    assert "skipping unreadable image broken.jpg" in out and "1 of 9 images skipped as unreadable" in out
 
 
 @pytest.mark.parametrize("preset, extra", [("folder", ["--image-size", "32"]), ("chairs", []), ("faces", [])])

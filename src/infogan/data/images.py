@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
+from ..files import atomic_write
 from .fetch import cache_root, download, log
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -135,11 +137,19 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
     key = hashlib.sha256(repr((str(source.resolve()), files, image_size, channels, crop, bad_images,
                                DECODER)).encode()).hexdigest()[:20]
     cached = cache_root() / "decoded" / f"{name}-{image_size}px-{channels}ch-{key}.npy"
+    skipped = cached.with_suffix(".skipped.json")  # their names, said again by every run that reads the cache
     if cached.is_file():
         try:
-            return torch.from_numpy(np.load(cached))
+            images = torch.from_numpy(np.load(cached))
         except (OSError, ValueError):
             log(f"rebuilding unreadable decoded cache {cached}")
+        else:
+            if len(images) < len(files):
+                bad = json.loads(skipped.read_text()) if skipped.is_file() else []
+                for fname in bad:
+                    log(f"skipping unreadable image {fname}")
+                log(f"{len(files) - len(images)} of {len(files)} images skipped as unreadable")
+            return images
     zf = zipfile.ZipFile(source) if source.is_file() else None
     out, bad = [], []
     try:
@@ -161,6 +171,8 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
         raise DataError(f"{name}: none of the {len(files)} images in {source} could be read")
     images = np.stack(out)
     cached.parent.mkdir(parents=True, exist_ok=True)
+    if bad:
+        atomic_write(skipped, json.dumps(bad))
     tmp = cached.with_suffix(".tmp.npy")
     np.save(tmp, images)
     tmp.replace(cached)
