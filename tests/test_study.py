@@ -197,3 +197,14 @@ def test_an_interrupted_parallel_sweep_stops_its_seeds(tmp_path, monkeypatch):
         pass
     assert len(started) == 2  # two at a time; the third never started
     assert all(p.returncode is not None for p in started)  # none is left training
+
+
+def test_sweep_from_python_takes_a_seed_list_as_the_command_line_writes_it(fake_mnist, tmp_path):
+    common = dict(out=tmp_path, max_steps=2, data_dir=str(fake_mnist), progress=False)
+    first = study.sweep("tiny", "0-1", **common)  # list("0-1") was ['0', '-', '1']: a TypeError
+    assert [r["seed"] for r in first["seeds"]] == [0, 1] and "--seeds 0-1" in first["command"]
+    again = study.sweep("tiny", np.arange(2), **common)  # numpy's ints are seeds too (the runs are reused)
+    assert again["seeds"] == first["seeds"]
+    for bad in (["0"], [0.5], [-1]):
+        with pytest.raises(InfoGANError, match="seeds must be whole numbers"):
+            study.sweep("tiny", bad, **common)

@@ -35,6 +35,23 @@ CONT_VALUE_LIMIT = 10.0
 # them (seed + 12345, seed + i) stay within what torch takes.
 MAX_SEED = 2**31 - 1
 
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-9' or '1,5,7' (or a mix: '0-3,10') -> list of non-negative seeds."""
+    seeds = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m:
+            raise SpecError(f"bad seed list {text!r} (expected e.g. 0-9 or 1,5,7)")
+        a, b = int(m[1]), int(m[2] or m[1])
+        seeds.extend(range(a, b + 1))
+    if not seeds or len(seeds) > 1000:
+        raise SpecError(f"seed list {text!r} must give 1 to 1000 seeds")
+    if max(seeds) > MAX_SEED:
+        raise SpecError(f"seed list {text!r}: seeds must be in 0..{MAX_SEED}")
+    return seeds
+
+
 _TOKEN = re.compile(
     r"^(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)=)?"
     r"(?P<kind>z|cat|cont)(?P<n>\d+)"

@@ -13,6 +13,7 @@ continue from their last checkpoint.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import statistics
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from .config import LENGTH, TrainConfig, first_difference, options, resolve
 from .errors import InfoGANError
+from .latent import MAX_SEED, parse_seeds
 from .metrics import METRICS
 from .run import Run
 
@@ -212,12 +214,18 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
           threads: int | None = None, progress: bool = True, seeds_text: str | None = None,
           selection: str | None = None, **overrides) -> dict:
     """Train and evaluate each seed (overrides: TrainConfig options by name), then tabulate.
+    seeds: ints, or a seed list as the command line writes it ("0-4", "1,5,7").
     jobs > 1 trains that many seeds at once, each in its own process with `threads` threads.
     selection ("centrality", "consistency", "agreement") also picks one seed's model without
     labels (selection.py)."""
     from .trainer import train
 
+    if isinstance(seeds, str):
+        seeds_text, seeds = seeds_text or seeds, parse_seeds(seeds)
     seeds = list(seeds)
+    if not all(isinstance(s, numbers.Integral) and 0 <= s <= MAX_SEED for s in seeds):  # (numpy's ints too)
+        raise InfoGANError(f"seeds must be whole numbers in 0..{MAX_SEED}, not {seeds!r}")
+    seeds = [int(s) for s in seeds]
     overrides = {k: v for k, v in overrides.items() if v is not None}
     for key in ("seed", "outdir", "threads"):
         if key in overrides:

@@ -4,13 +4,12 @@ of seeds, ranges and code values for the subcommands that read a trained model."
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from ..config import options
 from ..errors import SpecError
 from ..files import atomic_write
-from ..latent import CONT_VALUE_LIMIT, MAX_SEED
+from ..latent import CONT_VALUE_LIMIT
 from ..model import InfoGAN
 
 _TYPES = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float, "str | None": str}
@@ -40,22 +39,6 @@ def given_options(args, *groups: str) -> dict:
 
 def load_model(path: str) -> InfoGAN:
     return InfoGAN.from_pretrained(path)
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'0-9' or '1,5,7' (or a mix: '0-3,10') -> list of non-negative seeds."""
-    seeds = []
-    for part in text.split(","):
-        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-        if not m:
-            raise SpecError(f"bad seed list {text!r} (expected e.g. 0-9 or 1,5,7)")
-        a, b = int(m[1]), int(m[2] or m[1])
-        seeds.extend(range(a, b + 1))
-    if not seeds or len(seeds) > 1000:
-        raise SpecError(f"seed list {text!r} must give 1 to 1000 seeds")
-    if max(seeds) > MAX_SEED:
-        raise SpecError(f"seed list {text!r}: seeds must be in 0..{MAX_SEED}")
-    return seeds
 
 
 def image_file(text: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .. import viz
 from ..errors import SpecError
-from ._common import image_file, load_model, parse_codes, parse_seeds
+from ..latent import parse_seeds
+from ._common import image_file, load_model, parse_codes
 
 
 def add_parser(sub) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_options, given_options, parse_seeds
+from ._common import add_options, given_options
 
 
 def add_parser(sub) -> None:
@@ -31,7 +31,7 @@ def run(args) -> int:
 
     overrides = given_options(args)
     threads = overrides.pop("threads", None)
-    sweep(args.preset, parse_seeds(args.seeds), out=args.out, jobs=args.jobs, threads=threads,
-          progress=not args.no_progress, seeds_text=args.seeds, selection=args.select, **overrides)
+    sweep(args.preset, args.seeds, out=args.out, jobs=args.jobs, threads=threads, progress=not args.no_progress,
+          selection=args.select, **overrides)
     print((Path(args.out) / "sweep.md").read_text())
     return 0

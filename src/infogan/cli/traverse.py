@@ -9,7 +9,8 @@ import torch
 
 from .. import viz
 from ..errors import SpecError
-from ._common import load_model, parse_codes, parse_range, parse_seeds
+from ..latent import parse_seeds
+from ._common import load_model, parse_codes, parse_range
 
 
 def add_parser(sub) -> None:
