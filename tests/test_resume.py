@@ -3,13 +3,14 @@
 import errno
 import json
 import os
+import shutil
 import signal
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from infogan import checkpoint
+from infogan import InfoGAN, checkpoint
 from infogan.cli import main
 from infogan.config import resolve
 from infogan.optim import make_optimizers
@@ -203,6 +204,24 @@ def test_a_checkpoints_model_reads_back_its_live_or_averaged_weights(fake_mnist,
     assert saved.keys() == average.keys() and all(torch.equal(saved[k], average[k]) for k in saved)
     live = checkpoint.load_model(ckpt).state_dict()
     assert not all(torch.equal(live[k], average[k]) for k in live)  # the average lags the live weights
+    # a checkpoint folder reads as the model the run would save there (sample, evaluate, serve ...)
+    read = InfoGAN.from_pretrained(ckpt).state_dict()
+    assert all(torch.equal(read[k], saved[k]) for k in saved)
     assert not checkpoint.load_model(ckpt).training
     with pytest.raises(checkpoint.CheckpointError, match="has no cr"):
         checkpoint.load_model(ckpt, "cr")
+
+
+def test_a_run_still_training_is_read_from_its_checkpoints(fake_mnist, tmp_path, capsys):
+    assert train(fake_mnist, tmp_path, "--max-steps", "4", "--ckpt-every", "2") == 0
+    run = Run.numbered(tmp_path)[0]
+    shutil.rmtree(run.model_dir)  # as before the end of training
+    capsys.readouterr()
+    assert main(["evaluate", str(run.path)]) == 2  # was "not an infogan model config (missing 'format' ...)"
+    assert f"has no model yet (it is training, or stopped before the end); read its latest checkpoint instead: " \
+           f"{run.checkpoints_dir / 'checkpoint-000004'}" in capsys.readouterr().err
+    ckpt = str(run.checkpoints_dir / "checkpoint-000002")
+    assert main(["evaluate", ckpt, "--json", "--no-quality", "--samples", "50", "--data-dir", str(fake_mnist)]) == 0
+    assert json.loads(capsys.readouterr().out)["categorical"]["c1"]["accuracy"] > 0
+    assert not run.metrics_file.exists()  # the run's evaluation is not this checkpoint's: nothing written
+    assert main(["sample", ckpt, "--n", "4", "--out", str(tmp_path / "s.png")]) == 0

@@ -181,6 +181,12 @@ def load_model(ckpt: Path, module: str | None = None):
     return model.eval()
 
 
+def final_model(ckpt: Path):
+    """The model a run would save if it ended at this checkpoint: the weights' average where the
+    run keeps one (--ema), else the weights (trainer.Trainer.final), before any relabelling."""
+    return load_model(ckpt, "ema" if "ema" in read_meta(ckpt).get("modules", []) else None)
+
+
 def load(ckpt: Path, model, opt_d, opt_g, modules: dict | None = None,
          optimizers: dict | None = None) -> tuple[dict, dict[str, torch.Tensor]]:
     """Restore model and optimisers (and the named modules and optimisers save() was given)

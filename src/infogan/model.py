@@ -135,7 +135,12 @@ class InfoGAN(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "InfoGAN":
-        """Load a model folder (config.json + model.safetensors), or a run folder's model/."""
+        """Load a model folder (config.json + model.safetensors), a run folder's model/, or a
+        checkpoint folder (checkpoint.final_model: a run's model at that step, mid-training too)."""
+        if (Path(directory) / "meta.json").is_file():
+            from . import checkpoint
+
+            return checkpoint.final_model(Path(directory)).to(device).eval()
         d = resolve_model_dir(directory)
         try:
             cfg = json.loads((d / "config.json").read_text())
@@ -186,8 +191,13 @@ def resolve_model_dir(directory: str | Path) -> Path:
     d = Path(directory)
     if (Run(d).model_dir / "config.json").exists():
         d = Run(d).model_dir
+    elif Run(d).log_file.exists() or Run(d).checkpoints_dir.is_dir():  # a run folder without its model: training
+        latest = Run(d).latest_checkpoint()
+        raise CheckpointError(f"{directory} has no model yet (it is training, or stopped before the end)"
+                              + (f"; read its latest checkpoint instead: {latest}" if latest else ""))
     if not (d / "config.json").exists():
-        raise CheckpointError(f"{directory} is not a model folder (no config.json; expected a run folder or its model/)")
+        raise CheckpointError(f"{directory} is not a model folder (no config.json; expected a run folder, its model/ "
+                              "or one of its checkpoints)")
     return d
 
 

@@ -235,9 +235,12 @@ def name_for(cfg: TrainConfig) -> str:
 
 
 def model_and_run(path: str | Path):
-    """(model, its Run or None) for a run folder or a model folder."""
+    """(model, its Run or None) for a run folder, a model folder, or a checkpoint folder (None:
+    its run's evaluation is not of these weights, and nothing is written beside it)."""
     from .model import InfoGAN, resolve_model_dir
 
+    if (Path(path) / "meta.json").is_file():
+        return InfoGAN.from_pretrained(path), None
     model_dir = resolve_model_dir(path)
     run = Run(model_dir.parent) if model_dir.name == "model" else Run(model_dir)
     return InfoGAN.from_pretrained(model_dir), run

@@ -37,6 +37,10 @@ def given_options(args, *groups: str) -> dict:
             if f.name != "preset" and getattr(args, f.name, None) is not None}
 
 
+MODEL_HELP = ("a run folder, its model/, or one of its checkpoints/ (the weights at that step, their average "
+              "where the run keeps one, before any relabelling: a run still training can be looked at)")
+
+
 def load_model(path: str) -> InfoGAN:
     return InfoGAN.from_pretrained(path)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 from ..metrics import METRICS
+from ._common import MODEL_HELP
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="measure a trained model on held-out images")
-    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--split", choices=["test", "train"], help="default: test where the dataset has one, else train")
     p.add_argument("--data-dir", help="look for the dataset's files here first")
     p.add_argument("--metrics", help="comma-separated, from: " + "; ".join(f"{m.name}: {m.help}" for m in METRICS.values())

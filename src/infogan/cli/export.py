@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ..export import FORMATS, PARTS
-from ._common import load_model
+from ._common import MODEL_HELP, load_model
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export G (codes in, images out) or Q (images in, codes out) to ONNX or TorchScript")
-    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--part", default="generator", choices=PARTS,
                    help="generator: z and codes -> images; encoder: images in [0, 1] -> each code's class "
                         "probabilities or mean (default: generator)")

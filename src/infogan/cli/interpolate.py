@@ -5,12 +5,12 @@ from __future__ import annotations
 from .. import viz
 from ..errors import SpecError
 from ..latent import parse_seeds
-from ._common import image_file, load_model, parse_codes
+from ._common import MODEL_HELP, image_file, load_model, parse_codes
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("interpolate", help="walk the latent space between two seeds")
-    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--seeds", default="0,1", help="two seeds A,B (default 0,1)")
     p.add_argument("--steps", type=int, default=10, help="images along the walk, 2..200 (default 10)")
     p.add_argument("--fix", action="append", metavar="NAME=VALUE", help="hold a code at a value")

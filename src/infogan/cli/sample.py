@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 from .. import viz
-from ._common import image_file, load_model, parse_codes
+from ._common import MODEL_HELP, image_file, load_model, parse_codes
 
 MAX_SAMPLES = 10000
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="write a grid of generated images")
-    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--n", type=int, default=64, help="how many images (default 64)")
     p.add_argument("--code", action="append", metavar="NAME=VALUE", help="fix a code, e.g. c1=3 or c2=0.5 (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise and the free codes (default 0)")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 
 from ..errors import InfoGANError
+from ._common import MODEL_HELP
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="explore a model's codes in a web page")
-    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.set_defaults(run=run)

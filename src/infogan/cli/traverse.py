@@ -10,12 +10,12 @@ import torch
 from .. import viz
 from ..errors import SpecError
 from ..latent import parse_seeds
-from ._common import load_model, parse_codes, parse_range
+from ._common import MODEL_HELP, load_model, parse_codes, parse_range
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("traverse", help="vary one code at a time with the rest fixed (paper Fig. 2)")
-    p.add_argument("model", help="a run folder or a model folder")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--code", help="the code to vary (default: every code)")
     p.add_argument("--range", default="-2:2:9", help="continuous values START:STOP:COUNT; write --range=-3:3:7 when START is negative (default -2:2:9)")
     p.add_argument("--seeds", default="0-9", help="one row (or column) of fixed noise per seed (default 0-9)")

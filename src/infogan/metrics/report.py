@@ -72,7 +72,7 @@ def evaluate(model, *, metrics: list[str] | None = None, split: str | None = Non
 
     if not isinstance(model, InfoGAN):
         model, run = model_and_run(model)
-        write_to = run.path if write_to == "auto" else write_to
+        write_to = (run.path if run else None) if write_to == "auto" else write_to
     elif write_to == "auto":
         write_to = None
     ds = data.get(model.config["dataset"])
