@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import tarfile
 import zipfile
 
 import numpy as np
@@ -75,6 +76,19 @@ def test_cifar_batches_load_without_unpickling_code(tmp_path, data_cache):
 
     with pytest.raises(DataError, match="refusing to load builtins.print"):
         read_cifar_batch(pickle.dumps({b"data": Evil(), b"labels": []}), "evil_batch")
+
+
+def test_a_cifar_archive_cut_short_or_of_another_kind_is_named(tmp_path, data_cache, capsys):
+    write_cifar(tmp_path / "batches")
+    good = tmp_path / "good.tar.gz"
+    with tarfile.open(good, "w:gz") as tar:
+        tar.add(tmp_path / "batches" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    for name, blob in [("cut", good.read_bytes()[: good.stat().st_size // 2]), ("other", b"not an archive")]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "cifar-10-python.tar.gz").write_bytes(blob)
+        assert main(["data", "fetch", "cifar10", "--data-dir", str(tmp_path / name)]) == 2  # was a traceback
+        err = capsys.readouterr().err
+        assert "cifar-10-python.tar.gz: not a readable CIFAR-10 archive (" in err and err.count("\n") == 1
 
 
 def test_cifar_trains(tmp_path, data_cache):

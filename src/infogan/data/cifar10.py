@@ -6,9 +6,11 @@ containers and numpy arrays, so a tampered file cannot run code.
 
 from __future__ import annotations
 
+import gzip
 import io
 import pickle
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,10 +68,15 @@ class Cifar10(Dataset):
                     raise DataError(f"cifar10: {folder / n} is missing")
                 blobs[n] = (folder / n).read_bytes()
         else:
-            with tarfile.open(find_or_fetch(ARCHIVE, self.name, data_dir)) as tar:
-                for m in tar.getmembers():
-                    if m.isfile() and m.name.rsplit("/", 1)[-1] in names:
-                        blobs[m.name.rsplit("/", 1)[-1]] = tar.extractfile(m).read()
+            archive = find_or_fetch(ARCHIVE, self.name, data_dir)
+            try:
+                with tarfile.open(archive) as tar:
+                    for m in tar.getmembers():
+                        if m.isfile() and m.name.rsplit("/", 1)[-1] in names:
+                            blobs[m.name.rsplit("/", 1)[-1]] = tar.extractfile(m).read()
+            except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:  # cut short, or another file
+                reason = str(e).splitlines()[0].rstrip(":")
+                raise DataError(f"{archive}: not a readable CIFAR-10 archive ({reason})") from None
         parts = [read_cifar_batch(blobs[n], n) for n in names if n in blobs]
         if len(parts) != len(names):
             raise DataError(f"cifar10: the archive lacks some of {', '.join(names)}")
