@@ -88,21 +88,24 @@ class Run:
         twice, a restart loop overlapping a job still running, two sweeps into one --out) is
         refused instead of writing the same checkpoints and logs. The OS drops the lock when the
         process ends, killed or not (flock), so a stale lock file blocks nothing."""
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # not a POSIX system: nothing to lock with
+            fcntl = None
         self.path.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                holder = os.read(fd, 32).decode(errors="replace").strip()
                 raise InfoGANError(f"{self.path} is being trained by another process" + (f" (pid {holder})" if holder else "")
                                    + "; wait for it to end or stop it") from None
             except OSError as e:  # a file system without locks (some network mounts): train unguarded
                 print(f"infogan: {self.path} cannot be locked against a second process ({e.strerror})", file=sys.stderr)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
             yield self
         finally:
             os.close(fd)
