@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from infogan.cli._common import parse_seeds
+from infogan.latent import parse_seeds
 from infogan.metrics.categorical import first
 
 
