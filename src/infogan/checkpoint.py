@@ -116,12 +116,17 @@ def save(ckdir: Path, step: int, model, opt_d, opt_g, state: dict[str, torch.Ten
     return final
 
 
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether path is a checkpoint folder (it has its meta.json), rather than a run or model folder."""
+    return (Path(path) / META).is_file()
+
+
 def list_checkpoints(ckdir: Path) -> list[Path]:
     """The published checkpoints in ckdir, oldest first."""
     ckdir = Path(ckdir)
     if not ckdir.is_dir():
         return []
-    found = [p for p in ckdir.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and (p / META).exists()]
+    found = [p for p in ckdir.iterdir() if p.name.startswith(PREFIX) and is_checkpoint(p)]
     return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
 
 

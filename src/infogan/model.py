@@ -137,9 +137,9 @@ class InfoGAN(nn.Module):
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "InfoGAN":
         """Load a model folder (config.json + model.safetensors), a run folder's model/, or a
         checkpoint folder (checkpoint.final_model: a run's model at that step, mid-training too)."""
-        if (Path(directory) / "meta.json").is_file():
-            from . import checkpoint
+        from . import checkpoint
 
+        if checkpoint.is_checkpoint(directory):
             return checkpoint.final_model(Path(directory)).to(device).eval()
         d = resolve_model_dir(directory)
         try:

@@ -184,7 +184,7 @@ class Run:
         """(run, checkpoint folder) for --resume latest|RUN_DIR|CHECKPOINT_DIR. For a run, its
         newest checkpoint that verifies: newer ones cut short or corrupted are named and skipped."""
         path = Path(target)
-        if str(target) != "latest" and (path / "meta.json").exists():
+        if str(target) != "latest" and checkpoint.is_checkpoint(path):
             checkpoint.verify(path)
             return cls(path.parent.parent), path
         run = cls.latest(outdir) if str(target) == "latest" else cls(path)
@@ -242,7 +242,7 @@ def model_and_run(path: str | Path):
     its run's evaluation is not of these weights, and nothing is written beside it)."""
     from .model import InfoGAN, resolve_model_dir
 
-    if (Path(path) / "meta.json").is_file():
+    if checkpoint.is_checkpoint(path):
         return InfoGAN.from_pretrained(path), None
     model_dir = resolve_model_dir(path)
     run = Run(model_dir.parent) if model_dir.name == "model" else Run(model_dir)
