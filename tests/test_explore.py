@@ -43,6 +43,7 @@ def test_interpolate(model_dir, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["sample", "MODEL", "--code", "c9=1"], "unknown code 'c9'"),
     (["sample", "MODEL", "--code", "c1=10"], "takes class indices 0..9, got 10"),
+    (["sample", "MODEL", "--code", "c1=1", "--code", "c1=2"], "c1 is already fixed to 1; give each code once"),  # the last won
     (["sample", "MODEL", "--code", "c2=1e9"], "takes values in [-10, 10], got 1e+09"),
     (["traverse", "MODEL", "--range=-100:100:5", "--out", "TMP"], "START and STOP must lie in [-10, 10]"),  # after c1's picture
     (["sample", "MODEL", "--n", "0"], "--n must be"),

@@ -91,6 +91,8 @@ def parse_codes(model: InfoGAN, pairs: list[str] | None) -> dict:
         if not sep:
             raise SpecError(f"--code {pair!r}: expected NAME=VALUE, e.g. c1=3 or c2=0.5")
         code = model.spec.code(name.strip())
+        if code.name in codes:  # (which one was meant? the last silently won)
+            raise SpecError(f"--code {pair!r}: {code.name} is already fixed to {codes[code.name]:g}; give each code once")
         try:
             codes[code.name] = int(value) if code.kind == "cat" else float(value)
         except ValueError:
