@@ -58,6 +58,8 @@ def test_interpolate(model_dir, tmp_path):
     (["traverse", "MODEL", "--code", "c1", "--fix", "c1=3"], "varies the code that --fix holds"),
     (["export", "MODEL", "--out", "TMP"], "is a folder; name the file to write"),
     (["export", "MODEL", "--out", "TMP/new/"], "is a folder; name the file to write"),  # it wrote a file named new
+    (["export", "MODEL", "--out", "g.onnx", "--format", "torchscript"], ".onnx is a suffix of onnx files, not torchscript; name it g.pt"),
+    (["export", "MODEL", "--out", "g.pt", "--format", "onnx"], ".pt is a suffix of torchscript files"),  # wrote ONNX into g.pt
     (["export", "MODEL", "--out", "x", "--format", "torchscript"], None),
 ])
 def test_bad_arguments(model_dir, tmp_path, capsys, argv, message):
@@ -90,7 +92,7 @@ def test_onnx_export_matches_pytorch(model_dir, tmp_path):
 
 def test_torchscript_export_matches_pytorch(model_dir, tmp_path):
     out = tmp_path / "g.pt"
-    assert main(["export", str(model_dir), "--format", "torchscript", "--out", str(out)]) == 0
+    assert main(["export", str(model_dir), "--out", str(out)]) == 0  # the suffix says torchscript
     loaded = torch.jit.load(str(out))
     model = InfoGAN.from_pretrained(model_dir)
     inputs = example_inputs(model, n=3)

@@ -18,6 +18,7 @@ from torch import nn
 from .errors import InfoGANError
 
 FORMATS = ("onnx", "torchscript")
+SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".ts", ".torchscript")}
 PARTS = ("generator", "encoder")
 
 
@@ -54,10 +55,26 @@ def example_inputs(model, n: int = 2) -> tuple[torch.Tensor, ...]:
     return (z, *[codes[c.name] for c in model.spec.codes])
 
 
-def export(model, fmt: str, out: str | Path, part: str = "generator") -> Path:
-    """Write model's generator or encoder to out in fmt (onnx | torchscript)."""
+def export_format(fmt: str | None, out: str | Path) -> str:
+    """fmt, or the one out's suffix names (onnx where it names none). A suffix that names the
+    other format is refused: `--out encoder.pt` used to receive an ONNX file."""
+    named = next((f for f, suffixes in SUFFIXES.items() if Path(out).suffix.lower() in suffixes), None)
+    if fmt is None:
+        return named or "onnx"
+    if fmt not in FORMATS:
+        raise InfoGANError(f"unknown export format {fmt!r} ({' or '.join(FORMATS)})")
+    if named and named != fmt:
+        raise InfoGANError(f"--out {out}: {Path(out).suffix} is a suffix of {named} files, not {fmt}; "
+                           f"name it {Path(out).with_suffix(SUFFIXES[fmt][0]).name} or leave out --format")
+    return fmt
+
+
+def export(model, fmt: str | None, out: str | Path, part: str = "generator") -> Path:
+    """Write model's generator or encoder to out in fmt (onnx | torchscript; None: as out's
+    suffix says, onnx where it says neither)."""
     if part not in PARTS:
         raise InfoGANError(f"unknown part {part!r} ({' or '.join(PARTS)})")
+    fmt = export_format(fmt, out)
     if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # Path("e/") is "e": it would become a file
         example = Path(out) / f"{part}.{'onnx' if fmt == 'onnx' else 'pt'}"
         raise InfoGANError(f"--out {out} is a folder; name the file to write, e.g. {example}")
@@ -79,11 +96,9 @@ def export(model, fmt: str, out: str | Path, part: str = "generator") -> Path:
         torch.onnx.export(wrapper, inputs, str(out), input_names=in_names, output_names=out_names,
                           dynamic_shapes=dims(batch), dynamo=True, verbose=False,
                           external_data=False)  # one file a user can copy (torch's default puts the weights in out.data)
-    elif fmt == "torchscript":
+    else:
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit.*")
         with torch.no_grad():
             traced = torch.jit.trace(wrapper, inputs)
         traced.save(str(out))
-    else:
-        raise InfoGANError(f"unknown export format {fmt!r} ({' or '.join(FORMATS)})")
     return out

@@ -1,4 +1,4 @@
-"""`infogan export MODEL [--part generator|encoder] --format onnx|torchscript --out FILE` (export.py)."""
+"""`infogan export MODEL [--part generator|encoder] --out FILE.onnx|FILE.pt [--format onnx|torchscript]` (export.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ def add_parser(sub) -> None:
     p.add_argument("--part", default="generator", choices=PARTS,
                    help="generator: z and codes -> images; encoder: images in [0, 1] -> each code's class "
                         "probabilities or mean (default: generator)")
-    p.add_argument("--format", default="onnx", choices=FORMATS, help="default onnx (one self-contained file)")
+    p.add_argument("--format", choices=FORMATS,
+                   help="default: as --out's suffix says (.onnx; .pt, .pth or .ts for torchscript), else onnx "
+                        "(one self-contained file)")
     p.add_argument("--out", required=True, help="the file to write, e.g. generator.onnx or encoder.pt")
     p.set_defaults(run=run)
 
