@@ -54,6 +54,17 @@ def test_wrong_checksum_is_a_clear_error(fake_mnist):
         data.load("mnist", "test", fake_mnist, allow_download=False)
 
 
+def test_another_datasets_folder_is_named(fake_mnist, monkeypatch):
+    # MNIST and Fashion-MNIST share their file names: a user pointing one at the other's folder
+    # was told the file is "corrupt, truncated or not the expected dataset file"
+    fashion = fake_mnist.parent / "fake-fashion"
+    shas = fabricate_mnist_like(fashion, seed=99)
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist", dataclasses.replace(data.DATASETS["fashion-mnist"], files=shas))
+    with pytest.raises(DataError, match="is fashion-mnist's train-images-idx3-ubyte, not mnist's train-images-idx3-ubyte: "
+                                        "is --data-dir another dataset's folder"):
+        data.load("mnist", "test", fashion, allow_download=False)
+
+
 def test_missing_files_without_sources_name_the_fix(data_cache, tmp_path):
     (tmp_path / "empty").mkdir()  # (a --data-dir that does not exist is an error of its own)
     with pytest.raises(DataError, match="could not get .* put the files in"):

@@ -49,8 +49,17 @@ def store(data_payload: bytes, target: Path) -> None:
 def _from_dir(directory: Path, name: str, sha: str) -> bytes | None:
     for candidate in (directory / name, directory / (name + ".gz")):
         if candidate.is_file():
-            return idx.verify(candidate, sha)
+            return idx.verify(candidate, sha, known=known_idx_files())
     return None
+
+
+def known_idx_files() -> dict[str, str]:
+    """SHA-256 -> "fashion-mnist's train-images-idx3-ubyte" for every registered IDX dataset's
+    files: MNIST's and Fashion-MNIST's share their names, so a user's folders are easy to mix up."""
+    from . import DATASETS, IdxDataset  # (the registry imports this module)
+
+    return {sha: f"{ds.name}'s {name}" for ds in DATASETS.values() if isinstance(ds, IdxDataset)
+            for name, sha in ds.files.items()}
 
 
 def download(url: str, timeout: float = MIRROR_TIMEOUT_S) -> bytes:

@@ -31,11 +31,16 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def verify(path: Path, expected_sha256: str | None) -> bytes:
-    """Return the payload of path if its SHA-256 (of the uncompressed IDX bytes) matches."""
+def verify(path: Path, expected_sha256: str | None, known: dict[str, str] | None = None) -> bytes:
+    """Return the payload of path if its SHA-256 (of the uncompressed IDX bytes) matches.
+    known: SHA-256 -> what that file is, to name a file of another dataset in the error."""
     data = read_bytes(path)
-    if expected_sha256 and sha256(data) != expected_sha256:
-        raise DataError(f"{path}: checksum mismatch (SHA-256 {sha256(data)[:12]}..., expected {expected_sha256[:12]}...); "
+    digest = sha256(data)
+    if expected_sha256 and digest != expected_sha256:
+        if known and digest in known:
+            raise DataError(f"{path} is {known[digest]}, not {known.get(expected_sha256, 'the file wanted here')}: "
+                            "is --data-dir another dataset's folder?")
+        raise DataError(f"{path}: checksum mismatch (SHA-256 {digest[:12]}..., expected {expected_sha256[:12]}...); "
                         "the file is corrupt, truncated or not the expected dataset file")
     return data
 
