@@ -118,6 +118,7 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
     (["train", "--resume", "latest", "--outdir", "/nonexistent-dir"], "no run with a checkpoint"),
     (["evaluate", "/nonexistent-model"], "not a model folder"),
     (["data", "fetch", "imagenet"], "unknown dataset 'imagenet'"),
+    (["data", "fetch", "mnist", "--data-dir", "/nonexistent-dir"], "--data-dir /nonexistent-dir does not exist"),  # was ignored
     (["train", "--preset", "tiny", "--threads", "0", "--dry-run"], "--threads must be >= 1"),
     (["train", "--preset", "tiny", "--seed", "-1", "--dry-run"], "--seed must be in 0..2147483647"),
     (["sweep", "--preset", "tiny", "--seeds", "0", "--threads", "0", "--max-steps", "1", "--out", "/nonexistent-dir"], "--jobs and --threads must be >= 1"),

@@ -43,7 +43,7 @@ def test_interpolate(model_dir, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["sample", "MODEL", "--code", "c9=1"], "unknown code 'c9'"),
     (["sample", "MODEL", "--code", "c1=10"], "takes class indices 0..9, got 10"),
-    (["sample", "MODEL", "--code", "c1=1", "--code", "c1=2"], "c1 is already fixed to 1; give each code once"),  # the last won
+    (["sample", "MODEL", "--code", "c1=1", "--code", "c1=2", "--out", "TMP/s.png"], "c1 is already fixed to 1; give each code once"),  # the last won
     (["sample", "MODEL", "--code", "c2=1e9"], "takes values in [-10, 10], got 1e+09"),
     (["traverse", "MODEL", "--range=-100:100:5", "--out", "TMP"], "START and STOP must lie in [-10, 10]"),  # after c1's picture
     (["sample", "MODEL", "--n", "0"], "--n must be"),
@@ -58,8 +58,8 @@ def test_interpolate(model_dir, tmp_path):
     (["traverse", "MODEL", "--code", "c1", "--fix", "c1=3"], "varies the code that --fix holds"),
     (["export", "MODEL", "--out", "TMP"], "is a folder; name the file to write"),
     (["export", "MODEL", "--out", "TMP/new/"], "is a folder; name the file to write"),  # it wrote a file named new
-    (["export", "MODEL", "--out", "g.onnx", "--format", "torchscript"], ".onnx is a suffix of onnx files, not torchscript; name it g.pt"),
-    (["export", "MODEL", "--out", "g.pt", "--format", "onnx"], ".pt is a suffix of torchscript files"),  # wrote ONNX into g.pt
+    (["export", "MODEL", "--out", "TMP/g.onnx", "--format", "torchscript"], ".onnx is a suffix of onnx files, not torchscript; name it g.pt"),
+    (["export", "MODEL", "--out", "TMP/g.pt", "--format", "onnx"], ".pt is a suffix of torchscript files"),  # wrote ONNX into g.pt
     (["export", "MODEL", "--out", "x", "--format", "torchscript"], None),
 ])
 def test_bad_arguments(model_dir, tmp_path, capsys, argv, message):

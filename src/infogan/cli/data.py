@@ -25,6 +25,7 @@ def add_parser(sub) -> None:
 
 
 def fetch(args) -> int:
+    data.check_data_dir(args.data_dir)
     for line in data.get(args.name).fetch(args.data_dir):
         print(line)
     return 0

@@ -40,6 +40,12 @@ def get(name: str) -> Dataset:
     return DATASETS.lookup(name)
 
 
+def check_data_dir(data_dir: str | Path | None) -> None:
+    """A --data-dir that does not exist is the user's typo: say so, rather than fall back to the cache."""
+    if data_dir is not None and not Path(data_dir).exists():
+        raise DataError(f"--data-dir {data_dir} does not exist")
+
+
 def load(name: str, split: str = "train", data_dir: str | Path | None = None, allow_download: bool = True,
          image_size: int | None = None, channels: int | None = None,
          bad_images: str = "skip") -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -47,10 +53,10 @@ def load(name: str, split: str = "train", data_dir: str | Path | None = None, al
 
     image_size/channels matter for celeba and folder data, which are resized on decoding.
     """
-    if data_dir is not None and not Path(data_dir).exists():
-        raise DataError(f"--data-dir {data_dir} does not exist")
+    check_data_dir(data_dir)
     return get(name).load(split, data_dir, allow_download=allow_download, image_size=image_size,
                           channels=channels, bad_images=bad_images)
 
 
-__all__ = ["DATASETS", "DSPRITES", "Dataset", "IdxDataset", "MNIST", "SPRITES", "cache_root", "fetch", "get", "load"]
+__all__ = ["DATASETS", "DSPRITES", "Dataset", "IdxDataset", "MNIST", "SPRITES", "cache_root", "check_data_dir", "fetch",
+           "get", "load"]
