@@ -1,4 +1,7 @@
 import json
+import os
+import re
+import shutil
 
 import pytest
 import torch
@@ -52,6 +55,19 @@ def test_infer_codes_accepts_uint8_and_float(tiny):
         tiny.infer_codes(imgs.float())  # 0..255 floats: Q would read a white blur
     with pytest.raises(SpecError, match="n must be >= 0"):
         tiny.generate(-1)
+
+
+def test_a_folder_of_runs_names_its_runs(tiny, tmp_path):
+    # --outdir (or a sweep's --out) given where one run is meant: was "not a model folder (no config.json ...)"
+    for i, name in enumerate(["00000-a", "00001-b"]):
+        tiny.save_pretrained(tmp_path / "runs" / name / "model")
+        os.utime(tmp_path / "runs" / name / "model" / "config.json", (1e9 + i, 1e9 + i))
+    with pytest.raises(CheckpointError, match=f"holds 2 runs, not a model; name one, e.g. the newest: "
+                                              f"{re.escape(str(tmp_path / 'runs' / '00001-b'))}$"):
+        InfoGAN.from_pretrained(tmp_path / "runs")
+    shutil.rmtree(tmp_path / "runs" / "00001-b")
+    with pytest.raises(CheckpointError, match="holds 1 run, not a model; name it: "):
+        InfoGAN.from_pretrained(tmp_path / "runs")
 
 
 def test_loading_bad_folders_is_a_clear_error(tiny, tmp_path):

@@ -196,6 +196,11 @@ def resolve_model_dir(directory: str | Path) -> Path:
         raise CheckpointError(f"{directory} has no model yet (it is training, or stopped before the end)"
                               + (f"; read its latest checkpoint instead: {latest}" if latest else ""))
     if not (d / "config.json").exists():
+        runs = sorted((r for r in d.glob("*") if (Run(r).model_dir / "config.json").is_file()) if d.is_dir() else (),
+                      key=lambda r: (Run(r).model_dir / "config.json").stat().st_mtime)
+        if runs:  # --outdir, or a sweep's --out, given for one of its runs
+            which = f"name it: {runs[0]}" if len(runs) == 1 else f"name one, e.g. the newest: {runs[-1]}"
+            raise CheckpointError(f"{directory} holds {len(runs)} run{'s' * (len(runs) > 1)}, not a model; {which}")
         raise CheckpointError(f"{directory} is not a model folder (no config.json; expected a run folder, its model/ "
                               "or one of its checkpoints)")
     return d
