@@ -240,6 +240,8 @@ def test_every_commands_help_renders_and_explains_every_option():
         unexplained = [a.option_strings or a.dest for a in parser._actions
                        if a.help is None and not isinstance(a, argparse._SubParsersAction)]
         assert not unexplained, (parser.prog, unexplained)  # every option says what it does
+        twice = [a.dest for a in parser._actions if "else None" in (a.help or "") or (a.help or "").count("default:") > 1]
+        assert not twice, (parser.prog, twice)  # "(default: torch's choice) (default: the preset's, else None)"
     train = next(p for p in parsers if p.prog == "infogan train")
     assert "+-10%," in train.format_help()
 

@@ -23,12 +23,22 @@ def add_options(p: argparse.ArgumentParser, *groups: str, skip: tuple[str, ...] 
             continue
         flag = "--" + f.name.replace("_", "-")
         # argparse %-formats help text, and config.py's help is plain prose ("+-10%")
-        help_text = f"{f.metadata['help']} (default: the preset's, else {f.default})".replace("%", "%%")
+        help_text = default_help(f.metadata["help"], f.default).replace("%", "%%")
         if str(f.type) == "bool":
             p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
             p.add_argument(flag, dest=f.name, type=_TYPES[str(f.type)], default=None, help=help_text,
                            choices=f.metadata["choices"])
+
+
+def default_help(text: str, default) -> str:
+    """An option's help with its default: the preset's, else the option's own. An option whose
+    own default is None says what it means in its help ("default: torch's choice"), or has none."""
+    if default is not None:
+        return f"{text} (default: the preset's, else {default})"
+    if "default: " in text:
+        return text.replace("default: ", "default: the preset's, else ", 1)
+    return f"{text} (default: the preset's, if it sets one)"
 
 
 def given_options(args, *groups: str) -> dict:
