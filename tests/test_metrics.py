@@ -51,6 +51,17 @@ def test_evaluate_model_reports_every_code():
     assert 0 <= r["categorical"]["c1"]["accuracy"] <= 1
 
 
+def test_metrics_named_as_the_command_line_names_them():
+    # a string is iterable: metrics="categorical" asked for the metric "c"
+    torch.manual_seed(0)
+    m = InfoGAN("z8,cat10,cont2", width=0.125)
+    imgs, labels = torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (50,))
+    r = evaluate_model(m, imgs, labels, n_samples=50, metrics="categorical, information")
+    assert set(r) == {"n_images", "categorical", "information"}
+    with pytest.raises(InfoGANError, match="names no metric"):
+        evaluate_model(m, imgs, labels, n_samples=50, metrics=",")
+
+
 @pytest.mark.parametrize("n", [-5, 0, 1])
 def test_too_few_samples_is_a_one_line_error(n):
     m = InfoGAN("z8,cat10,cont2", width=0.125)

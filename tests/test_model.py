@@ -55,6 +55,16 @@ def test_infer_codes_accepts_uint8_and_float(tiny):
         tiny.infer_codes(imgs.float())  # 0..255 floats: Q would read a white blur
     with pytest.raises(SpecError, match="n must be >= 0"):
         tiny.generate(-1)
+    # each was torch's own error (a RuntimeError from torch.cat, a TypeError) or an AttributeError
+    with pytest.raises(SpecError, match="code 'c1' has 3 values for 2 images: give one value, or 2"):
+        tiny.generate(2, codes={"c1": [1, 2, 3]})
+    with pytest.raises(SpecError, match=r"code 'c2' has values of shape \(1, 2\)"):
+        tiny.generate(2, codes={"c2": [[0.1, 0.2]]})
+    with pytest.raises(SpecError, match="code 'c2': 'a' is not a number"):
+        tiny.generate(2, codes={"c2": "a"})
+    with pytest.raises(SpecError, match=r"z must have shape \(2, 8\)"):
+        tiny.generate(2, z=torch.zeros(3, 8))
+    assert torch.equal(tiny.infer_codes(imgs.numpy())["c1"], tiny.infer_codes(imgs)["c1"])  # numpy images too
 
 
 def test_a_folder_of_runs_names_its_runs(tiny, tmp_path):

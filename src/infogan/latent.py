@@ -223,7 +223,12 @@ class LatentSpec:
         """Raise SpecError for unknown codes and out-of-range values."""
         for name, v in codes.items():
             c = self.code(name)
-            t = torch.as_tensor(v)
+            try:
+                t = torch.as_tensor(v)
+            except (TypeError, ValueError, RuntimeError):
+                raise SpecError(f"code {name!r}: {v!r} is not a number or a list of numbers") from None
+            if t.is_complex() or t.dtype == torch.bool:
+                raise SpecError(f"code {name!r}: {v!r} is not a number or a list of numbers")
             if c.kind == "cat":
                 if t.is_floating_point() and not torch.all(t == t.round()):
                     raise SpecError(f"code {name!r} is categorical: give a class index 0..{c.size - 1}")

@@ -75,9 +75,14 @@ class InfoGAN(nn.Module):
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z_s, sampled = self.spec.sample(n, generator=gen)
         if z is not None:
+            if tuple(z.shape) != tuple(z_s.shape):
+                raise SpecError(f"z must have shape {tuple(z_s.shape)} (n, noise), got {tuple(z.shape)}")
             z_s = z
         for name, v in codes.items():
             t = torch.as_tensor(v)
+            if t.dim() > 1 or (t.dim() == 1 and len(t) != n):
+                have = f"{len(t)} values" if t.dim() == 1 else f"values of shape {tuple(t.shape)}"
+                raise SpecError(f"code {name!r} has {have} for {n} images: give one value, or {n}")
             sampled[name] = t.expand(n).clone() if t.dim() == 0 else t
         with eval_mode(self):
             dev = self.device
@@ -91,6 +96,7 @@ class InfoGAN(nn.Module):
         Categorical codes give class indices (or probabilities with probs=True); continuous
         codes give Q's mean.
         """
+        images = torch.as_tensor(images)  # (numpy arrays too)
         if images.dim() == 3:
             images = images.unsqueeze(1)
         if tuple(images.shape[1:]) != self.image_shape:

@@ -25,12 +25,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..metrics import evaluate, format_report
+    from ..metrics.report import metric_names
 
-    names = None  # every metric that applies
-    if args.metrics is not None:
-        names = [n.strip() for n in args.metrics.split(",") if n.strip()]
-        for name in names:
-            METRICS.lookup(name)  # an unknown name is a one-line error before any work
+    names = metric_names(args.metrics)  # (None: every metric that applies)
+    for name in names or ():
+        METRICS.lookup(name)  # an unknown name is a one-line error before any work
     skip = () if args.quality else ("quality",)
     result = evaluate(args.model, metrics=names, skip=skip, split=args.split, data_dir=args.data_dir,
                       n_samples=args.samples)

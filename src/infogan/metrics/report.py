@@ -18,8 +18,16 @@ from ..errors import InfoGANError
 from .registry import METRICS, EvalContext
 
 
+def metric_names(metrics: list[str] | str | None) -> list[str] | None:
+    """["categorical", "quality"] from the command line's "categorical,quality" or a list
+    (a string is iterable too: evaluate(metrics="categorical") used to ask for metric "c")."""
+    if isinstance(metrics, str):
+        return [n.strip() for n in metrics.split(",") if n.strip()]
+    return None if metrics is None else list(metrics)
+
+
 def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
-                   seed: int = 0, metrics: list[str] | None = None, dataset: str = "", split: str = "test",
+                   seed: int = 0, metrics: list[str] | str | None = None, dataset: str = "", split: str = "test",
                    load_train=None, load_factors=None, skip=()) -> dict:
     """{metric name: its result} for the metrics named, or by default all that apply to these
     images (the ones that need labels or factors are left out where there are none), less
@@ -31,6 +39,7 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
     have = {"labels"} if labels is not None and len(labels) else set()
     have |= {"train"} if load_train is not None else set()
     have |= {"factors"} if load_factors is not None else set()
+    metrics = metric_names(metrics)
     names = [n for n in (list(METRICS) if metrics is None else metrics) if n not in skip]
     if metrics is not None and not names:
         raise InfoGANError("--metrics names no metric to measure")
@@ -56,7 +65,7 @@ NEEDS = {"labels": "labelled images", "train": "a training split",
          "factors": "images with known factors (dsprites, sprites)"}
 
 
-def evaluate(model, *, metrics: list[str] | None = None, split: str | None = None, data_dir=None,
+def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None = None, data_dir=None,
              n_samples: int = 10000, seed: int = 0, write_to: str | Path | None = "auto",
              loaded: dict | None = None, skip=()) -> dict:
     """Evaluate a model (an InfoGAN, or a run or model folder) on its dataset's split (default:
