@@ -236,6 +236,19 @@ def test_sweep_select_centrality_reports_the_pick(fake_mnist, tmp_path, monkeypa
     assert "--select centrality" in result["command"] and "ModelCentrality" in (tmp_path / "sweep.md").read_text()
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--seeds", "0", "--select", "agreement"], "--select agreement picks one of several seeds' models"),
+    (["--seeds", "0,1", "--select", "consistency", "--consistency", "0"], "train with --consistency > 0"),
+    (["--seeds", "0,1", "--select", "agreement", "--latent", "z8,cont2"], "z8,cont2 has none"),
+])
+def test_a_selection_that_cannot_be_made_is_refused_before_training(fake_mnist, tmp_path, capsys, flags, message):
+    # each used to train every seed first, then fail
+    assert main(["sweep", "--preset", "tiny", *flags, "--max-steps", "1", "--data-dir", str(fake_mnist),
+                 "--out", str(tmp_path / "s"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and not (tmp_path / "s").exists()
+
+
 def test_final_consistency_is_the_mean_of_the_last_log_rows_and_selects_the_most_consistent(tmp_path):
     from infogan import selection
     from infogan.errors import InfoGANError

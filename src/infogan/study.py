@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .config import LENGTH, TrainConfig, first_difference, options, resolve
 from .errors import InfoGANError
-from .latent import MAX_SEED, parse_seeds
+from .latent import MAX_SEED, LatentSpec, parse_seeds
 from .metrics import METRICS
 from .run import Run
 
@@ -175,6 +175,19 @@ SELECTIONS = {"centrality": "ModelCentrality", "consistency": "Q's consistency o
               "agreement": "the models' agreement on real training images"}
 
 
+def check_selection(method: str, seeds: list[int], cfg: TrainConfig) -> None:
+    """What select() will need, checked before any seed trains (it used to fail after all had)."""
+    if method not in SELECTIONS:
+        raise InfoGANError(f"unknown selection {method!r} (known: {', '.join(SELECTIONS)})")
+    if len(seeds) < 2:
+        raise InfoGANError(f"--select {method} picks one of several seeds' models: give two seeds or more")
+    if method == "consistency" and not cfg.consistency > 0:
+        raise InfoGANError("--select consistency reads Q's consistency term from the runs' logs: "
+                           "train with --consistency > 0")
+    if method == "agreement" and not LatentSpec.parse(cfg.latent).categorical:
+        raise InfoGANError(f"--select agreement compares categorical codes, and {cfg.latent} has none")
+
+
 def select(rows: list[dict], method: str) -> dict:
     """Unsupervised model selection over the seeds' models (selection.py), and where the
     selected seed's accuracy, if measured, stands among the others'."""
@@ -238,6 +251,8 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     twice = sorted({s for s in seeds if seeds.count(s) > 1})
     if not seeds or twice:  # a seed twice would count one run twice, or train it twice at once
         raise InfoGANError(f"seed {twice[0]} is listed twice" if twice else "a sweep needs at least one seed")
+    if selection is not None:
+        check_selection(selection, seeds, resolve(preset, overrides))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     folder = {s: Run(out / f"{preset}-seed{s}") for s in seeds}
