@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("--metrics", help="comma-separated, from: " + "; ".join(f"{m.name}: {m.help}" for m in METRICS.values())
                    + " (default: all that apply)")
     p.add_argument("--samples", type=int, default=10000,
-                   help="generated samples for the metrics that generate (at least 2; default 10000)")
+                   help="generated samples for the metrics that generate (2 to 1,000,000; default 10000)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-quality", dest="quality", action="store_false",
                    help="skip the quality metric (saves training its feature classifier once)")

@@ -18,6 +18,9 @@ from ..errors import InfoGANError
 from .registry import METRICS, EvalContext
 
 
+MAX_SAMPLES = 1_000_000
+
+
 def metric_names(metrics: list[str] | str | None) -> list[str] | None:
     """["categorical", "quality"] from the command line's "categorical,quality" or a list
     (a string is iterable too: evaluate(metrics="categorical") used to ask for metric "c")."""
@@ -35,6 +38,8 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
     if n_samples < 2:  # a covariance (the Frechet distance) and a variance (the MI bounds' R^2) need two
         raise InfoGANError(f"--samples {n_samples}: the metrics that generate need at least 2 samples "
                            "(the Frechet distance wants thousands)")
+    if n_samples > MAX_SAMPLES:  # (a typo's extra zeros ran for hours, silently, holding every code in memory)
+        raise InfoGANError(f"--samples {n_samples}: at most {MAX_SAMPLES:,} (default 10,000)")
     ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train, load_factors)
     have = {"labels"} if labels is not None and len(labels) else set()
     have |= {"train"} if load_train is not None else set()
