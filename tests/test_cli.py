@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -135,6 +136,26 @@ def test_bad_input_is_one_line_not_a_traceback(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_networks_too_large_for_the_memory_are_one_line_and_leave_no_folder(fake_mnist, tmp_path, capsys):
+    # torch's allocator said so in a RuntimeError with C++ frames, and the empty run folder stayed
+    assert train(fake_mnist, tmp_path / "runs", "--width", "100000", "--max-steps", "1", "--no-eval") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("infogan: error: out of memory (an allocation of ") and err.count("\n") == 1
+    assert "--batch-size, --width or --samples" in err and list((tmp_path / "runs").iterdir()) == []
+
+
+def test_out_of_memory_reads_each_allocators_words():
+    from infogan.errors import out_of_memory
+
+    with pytest.raises(RuntimeError) as cpu:
+        torch.empty(2**50, dtype=torch.uint8)  # a pebibyte: the CPU allocator's own RuntimeError
+    assert str(out_of_memory(cpu.value)).startswith("out of memory (an allocation of 1048576.0 GiB)")
+    cuda = RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total capacity of 79.1 GiB")
+    assert str(out_of_memory(cuda)).startswith("out of memory (an allocation of 20.00 GiB)")
+    assert str(out_of_memory(MemoryError())).startswith("out of memory: ")
+    assert out_of_memory(RuntimeError("shape mismatch")) is None  # other errors stay what they are
 
 
 def test_a_file_where_a_folder_goes_is_named(fake_mnist, tmp_path, capsys):

@@ -1,5 +1,7 @@
 """User-facing errors: the CLI prints these as one line, never as a traceback."""
 
+import re
+
 
 class InfoGANError(Exception):
     """A problem the user can fix (bad flag, missing data, bad checkpoint)."""
@@ -27,3 +29,22 @@ class Stopped(InfoGANError):
 
 class Diverged(InfoGANError):
     """A loss or weight became NaN or infinite (and --on-nan said stop, or rollbacks ran out)."""
+
+
+class OutOfMemory(InfoGANError):
+    """The machine (or its GPU) could not allocate what was asked: a batch, network or sample count too large."""
+
+    exit_code = 1  # the machine's limit, as an OSError is
+
+
+def out_of_memory(e: BaseException) -> OutOfMemory | None:
+    """An allocation failure (Python's MemoryError, torch's CPU allocator or CUDA's) as one line; None for
+    any other error. torch raises its allocators' failures as RuntimeErrors many lines long, with C++ frames."""
+    text = str(e)
+    if not (isinstance(e, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower()):
+        return None
+    tried = re.search(r"allocate (\d+) bytes", text)  # the CPU allocator's words
+    size = (f"{int(tried[1]) / 2**30:.1f} GiB" if tried else
+            (re.search(r"[Tt]ried to allocate ([\d.]+ [KMGT]iB)", text) or [None, None])[1])  # CUDA's
+    return OutOfMemory(f"out of memory{f' (an allocation of {size})' if size else ''}: a smaller --batch-size, "
+                       "--width or --samples needs less")

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from . import checkpoint, data, distributed, speed, viz
 from .config import LENGTH, TrainConfig, first_difference, resolve
-from .errors import CheckpointError, Diverged, InfoGANError, Stopped
+from .errors import CheckpointError, Diverged, InfoGANError, Stopped, out_of_memory
 from .files import atomic_write
 from .metrics.categorical import categorical_scores
 from .model import InfoGAN
@@ -406,12 +406,18 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
                 _train(cfg, folder, ckpt, progress, group)
                 folder.mark_done()
         return folder
-    except InfoGANError:
-        # a new run whose start failed (no data, a batch larger than the data) leaves no empty folder
-        # behind to take a number; a named --run-dir or a resumed run is the user's, and stays
+    except (InfoGANError, MemoryError, RuntimeError) as e:
+        error = e if isinstance(e, InfoGANError) else out_of_memory(e)
+        if error is None:
+            raise
+        # a new run whose start failed (no data, a batch larger than the data, networks too large for the
+        # memory) leaves no empty folder behind to take a number; a named --run-dir or a resumed run is the
+        # user's, and stays
         if made_here and group.main and folder is not None and folder.only_started():
             shutil.rmtree(folder.path, ignore_errors=True)
-        raise
+        if error is e:
+            raise
+        raise error from e
     finally:
         distributed.leave()
 

@@ -12,7 +12,7 @@ import errno
 import sys
 from pathlib import Path
 
-from ..errors import InfoGANError, Stopped
+from ..errors import InfoGANError, Stopped, out_of_memory
 from . import (baseline, bench, data, evaluate, export, infer, interpolate, presets, sample, serve, sweep, train,
                traverse)
 
@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     except InfoGANError as e:
         print(f"infogan: {'' if isinstance(e, Stopped) else 'error: '}{e}", file=sys.stderr)
         return getattr(e, "exit_code", 2)
+    except (MemoryError, RuntimeError) as e:
+        if (error := out_of_memory(e)) is None:
+            raise
+        print(f"infogan: error: {error}", file=sys.stderr)
+        return error.exit_code
     except OSError as e:  # the machine's problem, not ours: a full or read-only disk, a busy port
         print(f"infogan: error: {os_error_message(e)}", file=sys.stderr)
         return 1
