@@ -146,6 +146,15 @@ def test_networks_too_large_for_the_memory_are_one_line_and_leave_no_folder(fake
     assert "--batch-size, --width or --samples" in err and list((tmp_path / "runs").iterdir()) == []
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA on a machine without it")
+def test_cuda_asked_for_on_a_machine_without_it_is_one_line_and_leaves_no_folder(fake_mnist, tmp_path, capsys):
+    # was torch's "Found no NVIDIA driver" traceback, and an empty run folder
+    assert train(fake_mnist, tmp_path / "runs", "--device", "cuda:1", "--max-steps", "1", "--no-eval") == 2
+    assert capsys.readouterr().err == ("infogan: error: --device cuda:1: this machine has no CUDA device; "
+                                       "--device auto or cpu trains on the CPU\n")
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 def test_out_of_memory_reads_each_allocators_words():
     from infogan.errors import out_of_memory
 

@@ -35,7 +35,15 @@ from .optim import adam, lr_factor, make_optimizers, set_lr, step_unless
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":  # (else torch's "Found no NVIDIA driver" traceback, at the first .to())
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise InfoGANError(f"--device {name}: this machine has no CUDA device; --device auto or cpu trains on the CPU")
+        if (device.index or 0) >= count:
+            raise InfoGANError(f"--device {name}: this machine has {count} CUDA device{'s' * (count > 1)} "
+                               f"(cuda:0{f'..cuda:{count - 1}' if count > 1 else ''})")
+    return device
 
 
 def draw_step_inputs(model: InfoGAN, cfg: TrainConfig, generator: torch.Generator, device: torch.device,
