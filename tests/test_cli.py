@@ -125,6 +125,8 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
     (["sweep", "--preset", "tiny", "--seeds", "0", "--threads", "0", "--max-steps", "1", "--out", "/nonexistent-dir"], "--jobs and --threads must be >= 1"),
     (["sweep", "--preset", "tiny", "--seeds", "0-2,1", "--max-steps", "1", "--out", "/nonexistent-dir"],
      "seed 1 is listed twice"),
+    (["sweep", "--preset", "tiny", "--seeds", "0", "--no-eval", "--max-steps", "1", "--out", "/nonexistent-dir"],
+     "--no-eval leaves it nothing to tabulate"),
     (["baseline", "--out", "result.txt", "--data-dir", "/nonexistent-dir"], "--out result.txt: the file must end in .json"),
     (["baseline", "--epochs", "0", "--data-dir", "/nonexistent-dir"], "--epochs must be >= 1"),
     (["bench", "--steps", "0"], "--steps, --repeats, --peak-size and --threads must be >= 1"),

@@ -174,6 +174,27 @@ def test_parallel_sweep_gives_the_sequential_results(fake_mnist, cli_process, tm
     assert "--invariance 1" in par["command"]
 
 
+def test_a_parallel_sweep_shows_how_far_its_seeds_have_trained(tmp_path, capsys):
+    # the sweep's own process printed nothing for the hour its seeds trained
+    runs = [study.seed_run(tmp_path, "tiny", s) for s in (0, 1)]
+    runs[0].path.mkdir()
+    runs[0].config_file.write_text(json.dumps({"epochs": 4, "max_steps": None}))
+    runs[0].stats_file.write_text('{"step": 10, "epoch": 1.0}\n{"step": 20, "epoch": 2.0}\n{"step": 3')  # a row half written
+    runs[1].path.mkdir()
+    runs[1].config_file.write_text(json.dumps({"epochs": 4, "max_steps": 40}))  # --max-steps decides the length
+    runs[1].stats_file.write_text('{"step": 10, "epoch": 1.0}\n')
+    assert [study.trained_fraction(r) for r in runs] == [0.5, 0.25]
+    shown = study.SweepProgress(runs, progress=False, every_s=0)
+    shown.update()
+    assert capsys.readouterr().out == "sweep: 0.75 of 2 seed runs trained\n"
+    shown.update()
+    assert capsys.readouterr().out == ""  # a line for every tenth of the study, not every look
+    runs[1].metrics_file.write_text("{}")
+    shown.update()
+    assert capsys.readouterr().out == "sweep: 1.50 of 2 seed runs trained\n"
+    assert study.trained_fraction(study.seed_run(tmp_path, "tiny", 2)) == 0.0  # not started
+
+
 def test_an_interrupted_parallel_sweep_stops_its_seeds(tmp_path, monkeypatch):
     import subprocess
     import time

@@ -141,21 +141,76 @@ def option_words(overrides: dict) -> list[str]:
     return words
 
 
+def seed_run(out: Path, preset: str, seed: int) -> Run:
+    """A sweep's run folder for one seed (its --jobs log is the same name with .log)."""
+    return Run(out / f"{preset}-seed{seed}")
+
+
+def trained_fraction(run: Run) -> float:
+    """How much of its length a seed's run has trained, 0..1: its log's last row, or 1 once evaluated."""
+    if run.metrics_file.exists():
+        return 1.0
+    try:
+        cfg, lines = run.read_config(), run.stats_file.read_text().splitlines()
+    except (OSError, InfoGANError):  # not started yet
+        return 0.0
+    last = None
+    for line in reversed(lines):  # the last row may be half written
+        try:
+            last = json.loads(line)
+            break
+        except ValueError:
+            continue
+    if last is None:
+        return 0.0
+    done = last["step"] / cfg["max_steps"] if cfg.get("max_steps") else last["epoch"] / cfg["epochs"]
+    return min(max(done, 0.0), 1.0)
+
+
+class SweepProgress:
+    """The parallel seeds' progress, read from their logs every few seconds: a bar on a terminal, else a line
+    for every tenth of the study (the sweep's own process was silent for the hour its seeds trained)."""
+
+    def __init__(self, folders: list[Run], progress: bool, every_s: float = 5.0):
+        from tqdm import tqdm
+
+        self.folders, self.progress, self.every_s, self.shown, self.last = folders, progress, every_s, 0, 0.0
+        self.bar = tqdm(total=len(folders), unit="seed", disable=not progress,
+                        bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.2f}/{total} seeds [{elapsed}<{remaining}]")
+
+    def update(self) -> None:
+        if time.monotonic() - self.last < self.every_s:
+            return
+        self.last = time.monotonic()
+        done = sum(map(trained_fraction, self.folders))
+        if self.progress:
+            self.bar.n = done
+            self.bar.refresh()
+        elif int(10 * done / len(self.folders)) > self.shown:
+            self.shown = int(10 * done / len(self.folders))
+            print(f"sweep: {done:.2f} of {len(self.folders)} seed runs trained", flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, threads: int | None,
-                       overrides: dict) -> None:
+                       overrides: dict, progress: bool = True) -> None:
     """Train pending seeds jobs at a time, each as `infogan sweep --seeds N` in a subprocess."""
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
     pending, running, failed = list(seeds), {}, []
+    shown = SweepProgress([seed_run(out, preset, s) for s in seeds], progress)
     try:
         while pending or running:
             while pending and len(running) < jobs:
                 seed = pending.pop(0)
                 cmd = [*WORKER, "sweep", "--preset", preset, "--seeds", str(seed), "--out", str(out),
                        "--threads", str(threads), "--no-progress", "--jobs", "1", *option_words(overrides)]
-                log = open(out / f"{preset}-seed{seed}.log", "w")
+                log = open(seed_run(out, preset, seed).path.with_suffix(".log"), "w")
                 running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
-                print(f"seed {seed}: training in the background (log: {log.name})")
+                shown.bar.write(f"seed {seed}: training in the background (log: {log.name})")
             time.sleep(1)
+            shown.update()
             for seed, (proc, log) in list(running.items()):
                 if proc.poll() is not None:
                     log.close()
@@ -163,6 +218,7 @@ def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, thre
                     if proc.returncode != 0:
                         failed.append(seed)
     finally:  # interrupted: stop the seeds still training (their finished checkpoints stay) and close their logs
+        shown.close()
         for proc, log in running.values():
             proc.terminate()
             proc.wait()
@@ -243,6 +299,8 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     for key in ("seed", "outdir", "threads"):
         if key in overrides:
             raise InfoGANError(f"a sweep sets {key} itself")
+    if overrides.get("evaluate") is False:  # (it trained every seed, then failed reading the first one's metrics)
+        raise InfoGANError("a sweep tabulates each seed's evaluation: --no-eval leaves it nothing to tabulate")
     unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
     if unknown:
         raise InfoGANError(f"unknown training option {unknown[0]!r}")
@@ -255,12 +313,12 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
         check_selection(selection, seeds, resolve(preset, overrides))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    folder = {s: Run(out / f"{preset}-seed{s}") for s in seeds}
+    folder = {s: seed_run(out, preset, s) for s in seeds}
     for seed in seeds:
         check_same_study(folder[seed], resolve(preset, {**overrides, "seed": seed}))
     pending = [s for s in seeds if not folder[s].metrics_file.exists()]
     if jobs > 1 and len(pending) > 1:
-        _train_in_parallel(preset, pending, out, jobs, threads, overrides)
+        _train_in_parallel(preset, pending, out, jobs, threads, overrides, progress)
     rows = []
     for seed in seeds:
         if not folder[seed].metrics_file.exists():
