@@ -188,6 +188,20 @@ def test_resume_latest_of_a_run_that_finished_does_not_train_again(fake_mnist, t
     assert run.has_model() and stats_steps(tmp_path) == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_resume_shorter_than_the_run_is_refused_and_leaves_the_run_as_it_was(fake_mnist, tmp_path, capsys):
+    # it re-saved the step-4 weights as a 2-step run's model, rewrote config.json and dropped done.json
+    assert train(fake_mnist, tmp_path, "--max-steps", "4", "--ckpt-every", "2") == 0
+    run = Run.numbered(tmp_path)[0]
+    before = {f: f.read_bytes() for f in (run.config_file, run.done_file, run.model_dir / "model.safetensors",
+                                          run.stats_file)}
+    capsys.readouterr()
+    assert main([*TINY, "--resume", "latest", "--outdir", str(tmp_path), "--max-steps", "2"]) == 2
+    assert capsys.readouterr().err == ("infogan: error: checkpoint-000004 is at step 4, past the 2 steps of this "
+                                       "--epochs/--max-steps: resume an earlier checkpoint, or give a length at least "
+                                       "as long\n")
+    assert {f: f.read_bytes() for f in before} == before
+
+
 def test_interrupted_runs_say_how_to_resume(monkeypatch, capsys):
     from infogan import trainer
 

@@ -56,6 +56,10 @@ class Trainer(Stepper):
         self.stop_signal = None
         if resume_from is not None:  # before the first step, so before any graph is captured
             self.restore(resume_from)
+            if self.step > self.total_steps:  # (it re-saved the later weights under the shorter length)
+                raise InfoGANError(f"{resume_from.name} is at step {self.step}, past the {self.total_steps} steps of "
+                                   "this --epochs/--max-steps: resume an earlier checkpoint, or give a length at least "
+                                   "as long")
         if self.group.main:
             truncate_stats(folder.stats_file, self.step)  # a restarted run logs each step once
 
@@ -399,12 +403,21 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
         if not group.main:
             return _train(cfg, folder, ckpt, progress, group)
         with folder.training():
+            # an existing run refused before it saves a step (a length it is already past, missing data) stays as it was
+            kept = {f: f.read_text() for f in (folder.config_file, folder.done_file) if f.is_file()}
+            latest = folder.latest_checkpoint()
             # first: a restart finds this run by it; amp_used: what --amp auto chose on this machine
             folder.write_config(cfg, processes=group.world, amp_used=speed.amp_mode(cfg, pick_device(cfg.device)))
             folder.done_file.unlink(missing_ok=True)
-            with folder.logging():
-                _train(cfg, folder, ckpt, progress, group)
-                folder.mark_done()
+            try:
+                with folder.logging():
+                    _train(cfg, folder, ckpt, progress, group)
+                    folder.mark_done()
+            except InfoGANError:
+                if folder.latest_checkpoint() == latest:
+                    for f, text in kept.items():
+                        atomic_write(f, text)
+                raise
         return folder
     except (InfoGANError, MemoryError, RuntimeError) as e:
         error = e if isinstance(e, InfoGANError) else out_of_memory(e)
