@@ -65,6 +65,12 @@ def test_another_datasets_folder_is_named(fake_mnist, monkeypatch):
         data.load("mnist", "test", fashion, allow_download=False)
 
 
+def test_a_file_given_as_the_data_folder_is_named(fake_mnist):
+    # the files were looked for below it, and the cache's copy read without a word
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz is a file: mnist wants the folder that holds"):
+        data.load("mnist", "train", fake_mnist / "train-images-idx3-ubyte.gz")
+
+
 def test_missing_files_without_sources_name_the_fix(data_cache, tmp_path):
     (tmp_path / "empty").mkdir()  # (a --data-dir that does not exist is an error of its own)
     with pytest.raises(DataError, match="could not get .* put the files in"):

@@ -146,6 +146,9 @@ def debian_package_files(package: str, inner_dir: str) -> Callable[[dict[str, st
 def fetch(dataset, data_dir: str | Path | None = None, allow_download: bool = True) -> dict[str, bytes]:
     """Verified raw IDX payloads of all a dataset's files, caching what had to be fetched."""
     cache = cache_root() / dataset.name
+    if data_dir is not None and Path(data_dir).is_file():  # (it was looked in as a folder, and the cache read instead)
+        raise DataError(f"--data-dir {data_dir} is a file: {dataset.name} wants the folder that holds its files "
+                        f"({', '.join(n + '.gz' for n in dataset.files)})")
     out: dict[str, bytes] = {}
     for name, sha in dataset.files.items():
         found = _from_dir(Path(data_dir), name, sha) if data_dir is not None else None
