@@ -179,7 +179,8 @@ def test_a_parallel_sweep_shows_how_far_its_seeds_have_trained(tmp_path, capsys)
     runs = [study.seed_run(tmp_path, "tiny", s) for s in (0, 1)]
     runs[0].path.mkdir()
     runs[0].config_file.write_text(json.dumps({"epochs": 4, "max_steps": None}))
-    runs[0].stats_file.write_text('{"step": 10, "epoch": 1.0}\n{"step": 20, "epoch": 2.0}\n{"step": 3')  # a row half written
+    runs[0].stats_file.write_text('{"step": 10, "epoch": 1.0}\n{"step": 20, "epoch": 2.0}\n'
+                                  '{"step": 20, "rollback": 1, "from_step": 25}\n{"step": 3')  # a rollback, a row half written
     runs[1].path.mkdir()
     runs[1].config_file.write_text(json.dumps({"epochs": 4, "max_steps": 40}))  # --max-steps decides the length
     runs[1].stats_file.write_text('{"step": 10, "epoch": 1.0}\n')

@@ -154,17 +154,15 @@ def trained_fraction(run: Run) -> float:
         cfg, lines = run.read_config(), run.stats_file.read_text().splitlines()
     except (OSError, InfoGANError):  # not started yet
         return 0.0
-    last = None
-    for line in reversed(lines):  # the last row may be half written
+    key, length = ("step", cfg["max_steps"]) if cfg.get("max_steps") else ("epoch", cfg["epochs"])
+    for line in reversed(lines):
         try:
-            last = json.loads(line)
-            break
-        except ValueError:
+            row = json.loads(line)
+        except ValueError:  # the last row may be half written
             continue
-    if last is None:
-        return 0.0
-    done = last["step"] / cfg["max_steps"] if cfg.get("max_steps") else last["epoch"] / cfg["epochs"]
-    return min(max(done, 0.0), 1.0)
+        if isinstance(row, dict) and key in row:  # (a rollback's row has no epoch)
+            return min(max(row[key] / length, 0.0), 1.0)
+    return 0.0
 
 
 class SweepProgress:
@@ -182,7 +180,10 @@ class SweepProgress:
         if time.monotonic() - self.last < self.every_s:
             return
         self.last = time.monotonic()
-        done = sum(map(trained_fraction, self.folders))
+        try:
+            done = sum(map(trained_fraction, self.folders))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):  # an odd log: a display must not stop the study
+            return
         if self.progress:
             self.bar.n = done
             self.bar.refresh()
