@@ -53,8 +53,12 @@ def test_infer_codes_accepts_uint8_and_float(tiny):
         tiny.infer_codes(torch.zeros(2, 3, 28, 28))
     with pytest.raises(SpecError, match=r"float images must be in \[0, 1\]"):
         tiny.infer_codes(imgs.float())  # 0..255 floats: Q would read a white blur
-    with pytest.raises(SpecError, match="n must be >= 0"):
+    with pytest.raises(SpecError, match="n must be a whole number >= 0"):
         tiny.generate(-1)
+    with pytest.raises(SpecError, match="n must be a whole number >= 0, got 2.5"):
+        tiny.generate(2.5)  # torch's TypeError
+    with pytest.raises(SpecError, match="width must be > 0"):
+        InfoGAN("z8,cat10", width=0)  # built empty layers
     # each was torch's own error (a RuntimeError from torch.cat, a TypeError) or an AttributeError
     with pytest.raises(SpecError, match="code 'c1' has 3 values for 2 images: give one value, or 2"):
         tiny.generate(2, codes={"c1": [1, 2, 3]})
@@ -75,6 +79,10 @@ def test_a_folder_of_runs_names_its_runs(tiny, tmp_path):
     with pytest.raises(CheckpointError, match=f"holds 2 runs, not a model; name one, e.g. the newest: "
                                               f"{re.escape(str(tmp_path / 'runs' / '00001-b'))}$"):
         InfoGAN.from_pretrained(tmp_path / "runs")
+    # a file of the model folder (model.safetensors, config.json) reads as the folder
+    model = tmp_path / "runs" / "00001-b" / "model"
+    for name in ("model.safetensors", "config.json"):
+        assert InfoGAN.from_pretrained(model / name).config == tiny.config
     shutil.rmtree(tmp_path / "runs" / "00001-b")
     with pytest.raises(CheckpointError, match="holds 1 run, not a model; name it: "):
         InfoGAN.from_pretrained(tmp_path / "runs")

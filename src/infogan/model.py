@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import numbers
 from pathlib import Path
 
 import torch
@@ -31,6 +32,8 @@ class InfoGAN(nn.Module):
                  channels: int = 1, image_size: int = 28, width: float = 1.0, dataset: str = "mnist",
                  g_arch: str = "family"):
         super().__init__()
+        if not width > 0:  # (the command line's validate says so too; from Python a 0 built empty layers)
+            raise SpecError(f"width must be > 0, got {width}")
         self.spec = latent if isinstance(latent, LatentSpec) else LatentSpec.parse(latent)
         # config.json: the constructor's arguments, so from_config rebuilds this model
         self.config = {"latent": str(self.spec), "arch": arch, "channels": channels,
@@ -66,8 +69,8 @@ class InfoGAN(nn.Module):
     def generate(self, n: int, codes: dict | None = None, seed: int | None = None,
                  z: torch.Tensor | None = None) -> torch.Tensor:
         """n images in [0, 1]. Codes given (a scalar or n values each) are fixed; the rest sampled."""
-        if n < 0:
-            raise SpecError(f"n must be >= 0, got {n}")
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:  # (2.5 was torch's TypeError)
+            raise SpecError(f"n must be a whole number >= 0, got {n!r}")
         if seed is not None and not 0 <= seed < 2**64:  # what torch's generator takes (callers add offsets to
             raise SpecError(f"seed must be in 0..2^64-1, got {seed}")  # the user's seed, so not MAX_SEED here)
         codes = dict(codes or {})
@@ -195,6 +198,8 @@ def resolve_model_dir(directory: str | Path) -> Path:
     from .run import Run
 
     d = Path(directory)
+    if d.is_file() and (d.parent / "config.json").is_file():  # its model.safetensors or config.json: the folder is meant
+        d = d.parent
     if (Run(d).model_dir / "config.json").exists():
         d = Run(d).model_dir
     elif Run(d).log_file.exists() or Run(d).checkpoints_dir.is_dir():  # a run folder without its model: training
