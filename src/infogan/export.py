@@ -76,7 +76,7 @@ def export(model, fmt: str | None, out: str | Path, part: str = "generator") -> 
         raise InfoGANError(f"unknown part {part!r} ({' or '.join(PARTS)})")
     fmt = export_format(fmt, out)
     if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # Path("e/") is "e": it would become a file
-        example = Path(out) / f"{part}.{'onnx' if fmt == 'onnx' else 'pt'}"
+        example = Path(out) / f"{part}{SUFFIXES[fmt][0]}"
         raise InfoGANError(f"--out {out} is a folder; name the file to write, e.g. {example}")
     out = Path(out)
     model = model.eval()
