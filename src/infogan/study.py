@@ -281,8 +281,7 @@ def training_images(row: dict):
 
 
 def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", jobs: int = 1,
-          threads: int | None = None, progress: bool = True, seeds_text: str | None = None,
-          selection: str | None = None, **overrides) -> dict:
+          threads: int | None = None, progress: bool = True, selection: str | None = None, **overrides) -> dict:
     """Train and evaluate each seed (overrides: TrainConfig options by name), then tabulate.
     seeds: ints, or a seed list as the command line writes it ("0-4", "1,5,7").
     jobs > 1 trains that many seeds at once, each in its own process with `threads` threads.
@@ -290,9 +289,8 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     labels (selection.py)."""
     from .trainer import train
 
-    if isinstance(seeds, str):
-        seeds_text, seeds = seeds_text or seeds, parse_seeds(seeds)
-    seeds = list(seeds)
+    seeds_text = seeds if isinstance(seeds, str) else None  # the recorded command says it as it was given
+    seeds = list(parse_seeds(seeds) if isinstance(seeds, str) else seeds)
     if not all(isinstance(s, numbers.Integral) and 0 <= s <= MAX_SEED for s in seeds):  # (numpy's ints too)
         raise InfoGANError(f"seeds must be whole numbers in 0..{MAX_SEED}, not {seeds!r}")
     seeds = [int(s) for s in seeds]
