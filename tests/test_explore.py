@@ -56,6 +56,7 @@ def test_interpolate(model_dir, tmp_path):
     (["sample", "MODEL", "--out", "grid.txt"], "expected an image file name"),
     (["interpolate", "MODEL", "--out", "walk"], "expected an image file name"),
     (["traverse", "MODEL", "--code", "c1", "--fix", "c1=3"], "varies the code that --fix holds"),
+    (["traverse", "MODEL", "--code", "c1", "--range=-1:1:5", "--out", "TMP"], "c1 is categorical"),  # was silently ignored
     (["export", "MODEL", "--out", "TMP"], "is a folder; name the file to write"),
     (["export", "MODEL", "--out", "TMP/new/"], "is a folder; name the file to write"),  # it wrote a file named new
     (["export", "MODEL", "--out", "TMP/g.onnx", "--format", "torchscript"], ".onnx is a suffix of onnx files, not torchscript; name it g.pt"),

@@ -202,6 +202,33 @@ def test_a_resume_shorter_than_the_run_is_refused_and_leaves_the_run_as_it_was(f
     assert {f: f.read_bytes() for f in before} == before
 
 
+def test_a_resume_from_an_earlier_checkpoint_sets_the_later_history_aside(fake_mnist, tmp_path, capsys):
+    # the later checkpoints stayed: they pruned this run's own, done.json named step 20 for a 12-step
+    # model, and --resume latest went on from the history the user had left
+    assert train(fake_mnist, tmp_path, "--max-steps", "20", "--ckpt-every", "5") == 0
+    run = Run.numbered(tmp_path)[0]
+    earlier = run.checkpoints_dir / "checkpoint-000010"
+    capsys.readouterr()
+    assert main([*TINY, "--resume", str(earlier), "--max-steps", "12", "--data-dir", str(fake_mnist)]) == 0
+    assert "checkpoint-000015, checkpoint-000020 are past checkpoint-000010" in capsys.readouterr().out
+    assert [p.name for p in run.checkpoints()] == ["checkpoint-000010", "checkpoint-000012"]
+    aside = run.checkpoints_dir / "superseded"
+    assert sorted(p.name for p in aside.iterdir()) == ["checkpoint-000015", "checkpoint-000020"]
+    assert sorted(checkpoint.verify(p)["step"] for p in aside.iterdir()) == [15, 20]  # kept whole
+    assert run.done_at() == 12 and stats_steps(tmp_path) == list(range(1, 13))
+    model = weights(tmp_path)
+    assert main([*TINY, "--resume", "latest", "--outdir", str(tmp_path), "--data-dir", str(fake_mnist)]) == 0
+    assert "has finished (step 12)" in capsys.readouterr().out
+    assert all(torch.equal(model[k], v) for k, v in weights(tmp_path).items())
+    # a second branch from the same point keeps both set-aside histories
+    assert main([*TINY, "--resume", str(earlier), "--max-steps", "11", "--data-dir", str(fake_mnist)]) == 0
+    assert sorted(p.name for p in aside.iterdir()) == ["checkpoint-000012", "checkpoint-000015", "checkpoint-000020"]
+    assert run.done_at() == 11
+    assert main([*TINY, "--resume", str(aside / "checkpoint-000020"), "--data-dir", str(fake_mnist)]) == 2
+    assert "a history this run left when it was resumed from an earlier checkpoint" in capsys.readouterr().err
+    assert main(["evaluate", str(aside / "checkpoint-000020"), "--data-dir", str(fake_mnist)]) == 0
+
+
 def test_interrupted_runs_say_how_to_resume(monkeypatch, capsys):
     from infogan import trainer
 

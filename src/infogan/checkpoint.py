@@ -9,7 +9,8 @@
 fsynced, and renamed into place (files.publish), so an interrupted save never leaves a
 half-written checkpoint where a finished one was, and a crash right after a save keeps it.
 verify() checks a checkpoint against its SHA-256; latest_valid() skips newer ones that fail.
-The last `keep` are kept.
+The last `keep` are kept. A run resumed from an earlier checkpoint moves the later ones, another
+history, into checkpoints/superseded/ when it saves its first (set_aside_later).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .optim import place_adam_step_counts
 CKPT_FORMAT = "infogan-checkpoint"
 PREFIX = "checkpoint-"
 STATE, META = "state.safetensors", "meta.json"
+SUPERSEDED = "superseded"  # later checkpoints that a resume from an earlier one left behind
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict) -> dict:
@@ -111,9 +113,32 @@ def save(ckdir: Path, step: int, model, opt_d, opt_g, state: dict[str, torch.Ten
         shutil.rmtree(tmp, ignore_errors=True)  # never a half-written checkpoint; the older ones stay
         raise
     shutil.rmtree(ckdir / f".old-{final.name}", ignore_errors=True)
+    set_aside_later(ckdir, step)
     for old in list_checkpoints(ckdir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def later_than(ckdir: Path, step: int) -> list[Path]:
+    """ckdir's checkpoints past step: after a resume from an earlier one, another history's."""
+    return [p for p in list_checkpoints(ckdir) if int(p.name[len(PREFIX):]) > step]
+
+
+def set_aside_later(ckdir: Path, step: int) -> None:
+    """Move the checkpoints past step into ckdir/superseded/: a run resumed from an earlier
+    checkpoint would otherwise be resumed, pruned and marked done by the history it left
+    (they are kept, as the user's work, but no longer read)."""
+    later = later_than(ckdir, step)
+    for p in later:
+        aside = ckdir / SUPERSEDED / p.name
+        n = 1
+        while aside.exists():  # set aside twice (a second resume from an earlier checkpoint)
+            n += 1
+            aside = ckdir / SUPERSEDED / f"{p.name}-{n}"
+        aside.parent.mkdir(exist_ok=True)
+        os.replace(p, aside)
+    if later:
+        fsync_dir(ckdir)
 
 
 def is_checkpoint(path: str | Path) -> bool:

@@ -185,6 +185,9 @@ class Run:
         newest checkpoint that verifies: newer ones cut short or corrupted are named and skipped."""
         path = Path(target)
         if str(target) != "latest" and checkpoint.is_checkpoint(path):
+            if path.resolve().parent.name == checkpoint.SUPERSEDED:
+                raise InfoGANError(f"--resume {target}: a history this run left when it was resumed from an earlier "
+                                   "checkpoint; it is kept to be read (infogan evaluate), not resumed")
             checkpoint.verify(path)
             return cls(path.parent.parent), path
         run = cls.latest(outdir) if str(target) == "latest" else cls(path)

@@ -255,10 +255,8 @@ def select(rows: list[dict], method: str) -> dict:
         picked = model_centrality([InfoGAN.from_pretrained(r["run"]) for r in rows])
     elif method == "consistency":
         picked = most_consistent({r["run"]: Run(r["run"]).stats() for r in rows})
-    elif method == "agreement":
+    else:  # "agreement": check_selection refused any other name before the seeds trained
         picked = partition_agreement([InfoGAN.from_pretrained(r["run"]) for r in rows], training_images(rows[0]))
-    else:
-        raise InfoGANError(f"unknown selection {method!r} (known: {', '.join(SELECTIONS)})")
     row = rows[picked["selected"]]
     result = {"method": method, "seed": row["seed"], **picked}
     accs = [r["accuracy"] for r in rows if r.get("accuracy") is not None]

@@ -62,6 +62,10 @@ class Trainer(Stepper):
                                    "as long")
         if self.group.main:
             truncate_stats(folder.stats_file, self.step)  # a restarted run logs each step once
+            if resume_from is not None and (later := checkpoint.later_than(folder.checkpoints_dir, self.step)):
+                print(f"infogan: {', '.join(p.name for p in later)} {'is' if len(later) == 1 else 'are'} past "
+                      f"{resume_from.name}, another history: its first checkpoint moves them to "
+                      f"{folder.checkpoints_dir / checkpoint.SUPERSEDED} (kept, not resumed from)")
 
     # ------------------------------------------------------------------ checkpoints
     @property

@@ -12,12 +12,14 @@ from ..errors import SpecError
 from ..latent import parse_seeds
 from ._common import MODEL_HELP, load_model, parse_codes, parse_range
 
+DEFAULT_RANGE = "-2:2:9"
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("traverse", help="vary one code at a time with the rest fixed (paper Fig. 2)")
     p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--code", help="the code to vary (default: every code)")
-    p.add_argument("--range", default="-2:2:9", help="continuous values START:STOP:COUNT; write --range=-3:3:7 when START is negative (default -2:2:9)")
+    p.add_argument("--range", help="continuous values START:STOP:COUNT; write --range=-3:3:7 when START is negative (default -2:2:9)")
     p.add_argument("--seeds", default="0-9", help="one row (or column) of fixed noise per seed (default 0-9)")
     p.add_argument("--fix", action="append", metavar="NAME=VALUE", help="hold another code at a value")
     p.add_argument("--out", default="traversals", help="output folder")
@@ -28,9 +30,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     model = load_model(args.model)
     seeds = parse_seeds(args.seeds)
-    values = torch.linspace(*parse_range(args.range))
+    values = torch.linspace(*parse_range(args.range or DEFAULT_RANGE))
     fixed = parse_codes(model, args.fix)
     names = [model.spec.code(args.code).name] if args.code else [c.name for c in model.spec.codes]
+    if args.range and args.code and model.spec.code(args.code).kind == "cat":
+        raise SpecError(f"--range sets a continuous code's values; {names[0]} is categorical and its picture "
+                        "shows every class: leave --range out")
     if args.code and names[0] in fixed:  # (without --code, each code's own picture varies it and holds the rest)
         raise SpecError(f"--code {names[0]} varies the code that --fix holds: fix another one")
     out = Path(args.out)
