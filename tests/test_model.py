@@ -71,6 +71,26 @@ def test_infer_codes_accepts_uint8_and_float(tiny):
     assert torch.equal(tiny.infer_codes(imgs.numpy())["c1"], tiny.infer_codes(imgs)["c1"])  # numpy images too
 
 
+def test_infer_codes_reads_pil_images_as_infer_reads_their_files(tiny, tmp_path):
+    from PIL import Image
+
+    from infogan.infer import read_images
+
+    pixels = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    same_size = [Image.fromarray(p[0].numpy()) for p in pixels]
+    assert torch.equal(tiny.infer_codes(same_size, probs=True)["c1"], tiny.infer_codes(pixels, probs=True)["c1"])
+    big = Image.fromarray(torch.randint(0, 256, (50, 70, 3), dtype=torch.uint8).numpy())  # RGB, not square
+    big.save(tmp_path / "big.png")
+    _, from_file = read_images([tmp_path / "big.png"], 28, 1)  # what `infogan infer big.png` reads
+    one = tiny.infer_codes(big, probs=True)
+    assert one["c1"].shape == (1, 10) and torch.equal(one["c1"], tiny.infer_codes(from_file, probs=True)["c1"])
+    # was torch's "Could not infer dtype of JpegImageFile" and "new(): invalid data type 'str'"
+    with pytest.raises(SpecError, match="not a path"):
+        tiny.infer_codes(str(tmp_path / "big.png"))
+    with pytest.raises(SpecError, match="images must be a tensor or array .*, not dict"):
+        tiny.infer_codes({"a": 1})
+
+
 def test_a_folder_of_runs_names_its_runs(tiny, tmp_path):
     # --outdir (or a sweep's --out) given where one run is meant: was "not a model folder (no config.json ...)"
     for i, name in enumerate(["00000-a", "00001-b"]):

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from infogan import InfoGAN
 from infogan.cli import build_parser
@@ -52,11 +53,12 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
     torch.manual_seed(0)
     InfoGAN("z62,cat10,cont2", width=0.125).save_pretrained(tmp_path / "runs" / "00000-mnist" / "model")
     monkeypatch.chdir(tmp_path)
+    Image.new("L", (40, 40)).save("seven.png")
     example = next(b for b in code_blocks("python") if "from_pretrained" in b)
     scope = {"real_images": torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)}
     exec(compile(example, "README.md", "exec"), scope)  # noqa: S102 (our own README)
     assert scope["images"].shape == (16, 1, 28, 28)
-    assert scope["probs"].shape == (5, 10)
+    assert scope["probs"].shape == (5, 10) and scope["codes"]["c1"].shape == (1,)
     assert (tmp_path / "my-model" / "model.safetensors").is_file()
 
 

@@ -12,6 +12,7 @@ import json
 import numbers
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -93,13 +94,15 @@ class InfoGAN(nn.Module):
         return (x.float().cpu() + 1) / 2
 
     @torch.no_grad()
-    def infer_codes(self, images: torch.Tensor, probs: bool = False, batch_size: int = 1000) -> dict:
-        """Q's prediction on images (uint8 0..255, or floats in [0, 1]), shape (N, C, H, W).
+    def infer_codes(self, images, probs: bool = False, batch_size: int = 1000) -> dict:
+        """Q's prediction on images: a tensor or array (uint8 0..255, or floats in [0, 1]) of shape
+        (N, C, H, W), or PIL images (one, or a list), centre-cropped and resized to the model's
+        size as `infogan infer` does (light-on-dark as the training images: invert yourself).
 
         Categorical codes give class indices (or probabilities with probs=True); continuous
         codes give Q's mean.
         """
-        images = torch.as_tensor(images)  # (numpy arrays too)
+        images = self.image_batch(images)
         if images.dim() == 3:
             images = images.unsqueeze(1)
         if tuple(images.shape[1:]) != self.image_shape:
@@ -116,6 +119,26 @@ class InfoGAN(nn.Module):
             else:
                 result[code.name] = a
         return result
+
+    def image_batch(self, images) -> torch.Tensor:
+        """infer_codes's input as one tensor (PIL images fitted to the model's size)."""
+        from PIL import Image
+
+        from .data.images import fit_image
+
+        if isinstance(images, Image.Image):
+            images = [images]
+        if isinstance(images, (list, tuple)) and images and all(isinstance(i, Image.Image) for i in images):
+            c, h, _w = self.image_shape
+            return torch.from_numpy(np.stack([fit_image(i, h, c) for i in images]))
+        if isinstance(images, (str, Path)):
+            raise SpecError(f"infer_codes takes images, not a path ({images}): open it with PIL, or read files "
+                            "with infogan.infer.infer(model, paths)")
+        try:
+            return torch.as_tensor(images)  # (numpy arrays too)
+        except (TypeError, RuntimeError, ValueError):
+            raise SpecError("images must be a tensor or array (N, C, H, W), or PIL images, "
+                            f"not {type(images).__name__}") from None
 
     # ------------------------------------------------------------- save / load
     def save_pretrained(self, directory: str | Path) -> Path:

@@ -108,6 +108,11 @@ def decode_image(blob: bytes, size: int, channels: int, crop: int | None = None,
         img.load()
     except UNREADABLE as e:
         raise DataError(f"cannot read image {where} ({why_unreadable(e)})") from None
+    return fit_image(img, size, channels, crop)
+
+
+def fit_image(img: Image.Image, size: int, channels: int, crop: int | None = None) -> np.ndarray:
+    """An opened PIL image -> (C, size, size) uint8, as decode_image describes."""
     if img.mode.startswith("I;16"):  # 16-bit grey (PNG, TIFF): PIL's convert clips it at 255 instead of scaling it
         img = Image.fromarray((np.asarray(img, dtype=np.float64) / 257).round().astype(np.uint8))
     img = img.convert("L" if channels == 1 else "RGB")
