@@ -1,6 +1,7 @@
-"""--refine-groups applied to finished runs: each run's test accuracy before and after.
+"""--refine-groups or --neighbour-steps applied to finished runs: each run's test accuracy before and after.
 
     python benchmarks/refine_runs.py RUN [RUN ...] [--groups 50] [--margin 0.2] [--data-dir DIR] [--threads 1]
+    python benchmarks/refine_runs.py RUN [RUN ...] --stage neighbours [--steps 3000] [--entropy 2]
 
 Relabelling by the drawings (refine.py) is a stage after the last training step, on the saved
 model's weights, so running it on a run trained without it gives what that run would have
@@ -22,6 +23,7 @@ import torch
 
 from infogan import data
 from infogan.metrics.clustering import cluster_scores
+from infogan.neighbours import NeighbourStage, neighbour_stage
 from infogan.refine import Refinement, refine
 from infogan.run import model_and_run
 
@@ -36,6 +38,9 @@ def accuracy(model, images, labels) -> tuple[float, dict[int, int]]:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+")
+    ap.add_argument("--stage", choices=("refine", "neighbours"), default="refine")
+    ap.add_argument("--steps", type=int, default=NeighbourStage.steps, help="the neighbour stage's steps")
+    ap.add_argument("--entropy", type=float, default=NeighbourStage.entropy, help="the neighbour stage's entropy weight")
     ap.add_argument("--groups", type=int, default=Refinement.groups)
     ap.add_argument("--margin", type=float, default=Refinement.margin)
     ap.add_argument("--data-dir", default=None)
@@ -53,6 +58,14 @@ def main(argv=None) -> None:
         labels = test_y.numpy()
         before, match = accuracy(model, test_x, labels)
         t0 = time.perf_counter()
+        if args.stage == "neighbours":
+            report = neighbour_stage(model, train_x, NeighbourStage(steps=args.steps, entropy=args.entropy), seed=seed)
+            seconds = time.perf_counter() - t0
+            after, _ = accuracy(model, test_x, labels)
+            print(json.dumps({"run": str(path), "seed": seed, "before": before, "after": after,
+                              "change": round(after - before, 4), **report, "seconds": round(seconds, 1),
+                              "threads": args.threads}), flush=True)
+            continue
         report = refine(model, train_x, Refinement(groups=args.groups, margin=args.margin), seed=seed)
         seconds = time.perf_counter() - t0
         after, _ = accuracy(model, test_x, labels)

@@ -138,6 +138,11 @@ class TrainConfig:
                                    "the move (0 = off)", "objective", in_name="refine")
     refine_margin: float = option(0.2, "how much a group's mean vote for another category must beat its vote for "
                                        "Q's category of it before it moves", "objective", in_name="rmargin")
+    neighbour_steps: int = option(0, "after training, this many steps of Adam teach Q's head that each real "
+                                     "training image and its 20 nearest in D's trunk features share a category "
+                                     "(neighbours.py; 0 = off)", "objective", in_name="nbr")
+    neighbour_entropy: float = option(2.0, "the neighbour stage's weight on the entropy of Q's mean category, "
+                                           "which keeps every category in use", "objective", in_name="nbrent")
     # the paper's optimiser settings; Q shares D's optimiser, as in the official code
     seed: int = option(0, "random seed (runs are reproducible for a given thread count)", "training", in_name="seed")
     batch_size: int = option(64, "images per step", "training")
@@ -343,6 +348,8 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.contrast_temperature > 0, "--contrast-temperature must be > 0"),
         (cfg.refine_groups == 0 or cfg.refine_groups >= 2, "--refine-groups must be 0 (off) or >= 2"),
         (0 <= cfg.refine_margin < 1, "--refine-margin must be in [0, 1)"),
+        (cfg.neighbour_steps >= 0 and cfg.neighbour_entropy >= 0,
+         "--neighbour-steps and --neighbour-entropy must be >= 0"),
         (0 <= cfg.q_fakes <= 1, "--q-fakes must be in [0, 1]"),
         (cfg.q_fakes == 1 or cfg.consistency > 0 or cfg.self_label > 0,
          "--q-fakes below 1 lets Q learn its classes from real images: turn on --consistency or --self-label"),
@@ -367,10 +374,11 @@ def validate(cfg: TrainConfig) -> None:
     spec = LatentSpec.parse(cfg.latent)  # a bad --latent is named before a run folder is made (and by --dry-run)
     fam = nets.family(cfg.arch)
     fam.check_image_size(cfg.image_size)
-    if cfg.refine_groups and fam.capsule_q:
-        raise InfoGANError(f"--refine-groups trains Q's fully connected head, which the {fam.name} networks' "
-                           "capsule Q does not have")
-    if cfg.refine_groups and not spec.categorical:
-        raise InfoGANError("--refine-groups relabels a categorical code: --latent has none")
+    for flag, on in (("--refine-groups", cfg.refine_groups), ("--neighbour-steps", cfg.neighbour_steps)):
+        if on and fam.capsule_q:
+            raise InfoGANError(f"{flag} trains Q's fully connected head, which the {fam.name} networks' "
+                               "capsule Q does not have")
+        if on and not spec.categorical:
+            raise InfoGANError(f"{flag} works on a categorical code: --latent has none")
     if cfg.q_sharpness is not None and not fam.capsule_q:
         raise InfoGANError(f"--q-sharpness needs a capsule Q (--arch caps or capsnet), not the {fam.name} networks")

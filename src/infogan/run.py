@@ -8,6 +8,7 @@
       samples/epoch-0001.png the fixed-noise grid per epoch; samples.png: the last one
       training.gif, losses.png, traverse-<code>.png
       refine.json, refine.png               --refine-groups: the groups it moved
+      neighbours.json                       --neighbour-steps: what the neighbour stage changed
       metrics.json, confusion-<code>.png    the evaluation
       checkpoints/checkpoint-004685/         exact-resume state
       model/                 config.json + model.safetensors: the trained model
@@ -65,6 +66,7 @@ class Run:
     metrics_file = _inside("metrics.json")
     refine_file = _inside("refine.json")
     refine_png = _inside("refine.png")
+    neighbours_file = _inside("neighbours.json")
     model_dir = _inside("model")
     checkpoints_dir = _inside("checkpoints")
     done_file = _inside("done.json")  # written when training, pictures and evaluation have all finished

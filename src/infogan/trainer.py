@@ -33,6 +33,7 @@ from .errors import CheckpointError, Diverged, InfoGANError, Stopped, out_of_mem
 from .files import atomic_write
 from .metrics.categorical import categorical_scores
 from .model import InfoGAN
+from .neighbours import NeighbourStage, neighbour_stage
 from .refine import Refinement, refine
 from .run import Run
 from .step import Stepper, pick_device
@@ -261,6 +262,16 @@ class Trainer(Stepper):
         moves = ", ".join(f"{m['images']} from {m['from']} to {m['to']}" for m in report["moved_groups"])
         tqdm.write(f"infogan: moved {report['moved_images']} training images" + (f" ({moves})" if moves else ""))
 
+    def neighbours_final(self) -> None:
+        """--neighbour-steps: teach the saved model's Q head its real images' neighbours
+        (neighbours.py), with its report in the run folder."""
+        tqdm.write(f"infogan: the neighbour stage ({self.cfg.neighbour_steps} steps)")
+        settings = NeighbourStage(steps=self.cfg.neighbour_steps, entropy=self.cfg.neighbour_entropy)
+        report = neighbour_stage(self.final, self.sampler.images, settings, seed=self.cfg.seed)
+        atomic_write(self.folder.neighbours_file, json.dumps(report, indent=1) + "\n")
+        tqdm.write(f"infogan: {report['moved_images']} training images changed category; neighbours agree "
+                   f"{report['neighbour_agreement_before']:.3f} -> {report['neighbour_agreement_after']:.3f}")
+
     def write_final_pictures(self) -> None:
         frames = sorted(self.folder.samples_dir.glob("*.png"))
         viz.save_gif(frames, self.folder.gif)
@@ -315,6 +326,8 @@ class Trainer(Stepper):
             self.tb.flush()
         if self.cfg.refine_groups:
             self.refine_final()
+        if self.cfg.neighbour_steps:
+            self.neighbours_final()
         self.final.save_pretrained(self.folder.model_dir)
         self.write_final_pictures()
         self.tb.close()
