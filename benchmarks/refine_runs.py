@@ -28,11 +28,15 @@ from infogan.refine import Refinement, refine
 from infogan.run import model_and_run
 
 
-def accuracy(model, images, labels) -> tuple[float, dict[int, int]]:
+def accuracy(model, images, labels) -> tuple[float, dict[int, int], list[float]]:
+    """(test accuracy, the matching category -> class, each class's share in its matched category)."""
     code = model.spec.categorical[0]
     pred = model.infer_codes(images)[code.name].numpy()
     s = cluster_scores(pred, labels, code.size)
-    return s["accuracy"], {int(c): int(t) for c, t in s["match"].items()}
+    match = {int(c): int(t) for c, t in s["match"].items()}
+    matched = np.array([match.get(int(c), -1) for c in pred]) == labels
+    recall = [round(float(matched[labels == k].mean()), 4) for k in range(int(labels.max()) + 1)]
+    return s["accuracy"], match, recall
 
 
 def main(argv=None) -> None:
@@ -56,19 +60,20 @@ def main(argv=None) -> None:
             loaded[dataset] = (data.load(dataset, "train", args.data_dir), data.load(dataset, "test", args.data_dir))
         (train_x, _), (test_x, test_y) = loaded[dataset]
         labels = test_y.numpy()
-        before, match = accuracy(model, test_x, labels)
+        before, match, recall_before = accuracy(model, test_x, labels)
         t0 = time.perf_counter()
         if args.stage == "neighbours":
             report = neighbour_stage(model, train_x, NeighbourStage(steps=args.steps, entropy=args.entropy), seed=seed)
             seconds = time.perf_counter() - t0
-            after, _ = accuracy(model, test_x, labels)
+            after, _, recall_after = accuracy(model, test_x, labels)
             print(json.dumps({"run": str(path), "seed": seed, "before": before, "after": after,
-                              "change": round(after - before, 4), **report, "seconds": round(seconds, 1),
-                              "threads": args.threads}), flush=True)
+                              "change": round(after - before, 4), **report, "class_in_its_category_before":
+                              recall_before, "class_in_its_category_after": recall_after,
+                              "seconds": round(seconds, 1), "threads": args.threads}), flush=True)
             continue
         report = refine(model, train_x, Refinement(groups=args.groups, margin=args.margin), seed=seed)
         seconds = time.perf_counter() - t0
-        after, _ = accuracy(model, test_x, labels)
+        after, _, _ = accuracy(model, test_x, labels)
         moved = [{**{k: m[k] for k in ("images", "from", "to", "vote_from", "vote_to")},
                   "digits": f"{match.get(m['from'])} -> {match.get(m['to'])}"} for m in report["moved_groups"]]
         print(json.dumps({"run": str(path), "seed": seed, "before": before, "after": after,

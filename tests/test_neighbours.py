@@ -44,7 +44,8 @@ def test_the_stage_makes_neighbours_agree_keeps_the_other_codes_and_touches_only
     assert not any(p.requires_grad for p in model.parameters())
     assert torch.equal(after_features, features)
     assert all(torch.equal(model.state_dict()[k], before[k]) for k in others)  # trunk, D's head, G, BN statistics
-    assert any(not torch.equal(model.state_dict()[k], before[k]) for k in before if k.startswith("D.q_head."))
+    head = [k for k in before if k.startswith("D.q_head.")]
+    assert all(not torch.equal(model.state_dict()[k], before[k]) for k in head if k.endswith(("weight", "running_mean")))
     p_after = q_after[:, :3].softmax(1)
     assert report["neighbour_agreement_after"] == agreement(p_after, near) > 0.95
     assert (p_after.max(1).values > 0.9).float().mean() > 0.9  # confident, not merely agreeing
@@ -55,7 +56,8 @@ def test_the_stage_makes_neighbours_agree_keeps_the_other_codes_and_touches_only
         return {torch.mode(p[i * 40:(i + 1) * 40].argmax(1)).values.item() for i in range(3)}
 
     assert len(kinds(p_after)) == 3 and len(kinds(q_before[:, :3])) < 3  # (the untrained Q: one or two)
-    assert (q_after[:, 3:] - q_before[:, 3:]).abs().mean() < 0.25 * q_before[:, 3:].abs().mean() + 0.02
+    change = (q_after[:, 3:] - q_before[:, 3:]).abs().mean()
+    assert report["other_outputs_change"] == round(float(change), 4) < 0.02  # the continuous codes' readings held
 
 
 def test_no_steps_or_no_categorical_code_leaves_the_model_as_it_was():

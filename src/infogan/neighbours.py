@@ -11,8 +11,9 @@ consistency loss (Van Gansbeke et al. 2020) on a finished InfoGAN, without label
 How, for the first categorical code:
 1. The training images' trunk features in eval mode (refine.trunk_and_q), and each image's
    `neighbours` nearest others by cosine (refine.cosine_nearest).
-2. `steps` steps of Adam on Q's head, in eval mode (its batch norm keeps its statistics), each
-   over `batch_size` random images x and one random neighbour n of each, with the loss
+2. `steps` steps of Adam on Q's head, each over `batch_size` random images x and one random
+   neighbour n of each (its batch norm normalises each step's pairs, and its running statistics
+   become the real training images'), with the loss
        -log <p(x), p(n)>  -  entropy * H(mean of p(x))  +  the squared change of the other codes' outputs
    The entropy term keeps every category in use (agreement alone is met by one category for
    all); the last term holds the continuous codes' readings where they were, as refine.tune_head does.
@@ -23,6 +24,7 @@ run folder.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -55,7 +57,7 @@ def entropy_of_mean(p: torch.Tensor) -> torch.Tensor:
 
 def tune_to_neighbours(q_head: torch.nn.Module, features: torch.Tensor, q_before: torch.Tensor, cat: slice,
                        near: torch.Tensor, settings: NeighbourStage, seed: int) -> None:
-    """Train q_head (eval mode) so that its logits in `cat` agree across each image and its
+    """Train q_head (train mode) so that its logits in `cat` agree across each image and its
     neighbours (near: (N, k) indices), every category stays in use, and its other outputs stay
     as q_before."""
     keep = torch.ones(q_before.shape[1], dtype=torch.bool)
@@ -64,7 +66,10 @@ def tune_to_neighbours(q_head: torch.nn.Module, features: torch.Tensor, q_before
     opt = torch.optim.Adam(q_head.parameters(), lr=settings.lr)
     g = torch.Generator().manual_seed(seed)
     # (the weights' average, --ema, which a run saves, keeps its parameters without gradients)
-    with eval_mode(q_head), requiring_grad(q_head, True), torch.enable_grad():
+    was_training = q_head.training
+    q_head.train()  # batch norm normalises each step's pairs and re-estimates its statistics on real images
+    with requiring_grad(q_head, True), torch.enable_grad(), contextlib.ExitStack() as stack:
+        stack.callback(q_head.train, was_training)
         for _ in range(settings.steps):
             idx = torch.randint(len(features), (settings.batch_size,), generator=g)
             pick = near[idx, torch.randint(near.shape[1], (settings.batch_size,), generator=g)]
@@ -96,8 +101,14 @@ def neighbour_stage(model: InfoGAN, images: torch.Tensor, settings: NeighbourSta
         device = next(model.D.q_head.parameters()).device
         q_after = torch.cat([model.D.q_head(f.to(device)).float().cpu() for f in features.split(1000)])
     before, after = q_before[:, cat].softmax(1), q_after[:, cat].softmax(1)
+    keep = torch.ones(q_before.shape[1], dtype=torch.bool)
+    keep[cat] = False
+    other = q_before[:, keep]
     return {"code": code.name, "steps": settings.steps, "entropy": settings.entropy,
             "neighbours": settings.neighbours,
             "moved_images": int((before.argmax(1) != after.argmax(1)).sum()),
+            # how far the other codes' readings moved, in their own units (a continuous code's prior
+            # spans -1..1): the mean absolute change over the training images
+            "other_outputs_change": round(float((q_after[:, keep] - other).abs().mean()), 4) if keep.any() else None,
             "neighbour_agreement_before": agreement(before, near), "neighbour_agreement_after": agreement(after, near),
             "category_sizes": torch.bincount(after.argmax(1), minlength=code.size).tolist()}
