@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from .model import InfoGAN
 from .nets.common import eval_mode, requiring_grad
-from .refine import cosine_nearest, trunk_and_q
+from .refine import cosine_nearest, other_columns, trunk_and_q
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,7 @@ def tune_to_neighbours(q_head: torch.nn.Module, features: torch.Tensor, q_before
     """Train q_head (train mode) so that its logits in `cat` agree across each image and its
     neighbours (near: (N, k) indices), every category stays in use, and its other outputs stay
     as q_before."""
-    keep = torch.ones(q_before.shape[1], dtype=torch.bool)
-    keep[cat] = False
+    keep = other_columns(q_before.shape[1], cat)
     device = next(q_head.parameters()).device
     opt = torch.optim.Adam(q_head.parameters(), lr=settings.lr)
     g = torch.Generator().manual_seed(seed)
@@ -101,8 +100,7 @@ def neighbour_stage(model: InfoGAN, images: torch.Tensor, settings: NeighbourSta
         device = next(model.D.q_head.parameters()).device
         q_after = torch.cat([model.D.q_head(f.to(device)).float().cpu() for f in features.split(1000)])
     before, after = q_before[:, cat].softmax(1), q_after[:, cat].softmax(1)
-    keep = torch.ones(q_before.shape[1], dtype=torch.bool)
-    keep[cat] = False
+    keep = other_columns(q_before.shape[1], cat)
     other = q_before[:, keep]
     return {"code": code.name, "steps": settings.steps, "entropy": settings.entropy,
             "neighbours": settings.neighbours,

@@ -128,13 +128,19 @@ def relabel(probs: torch.Tensor, votes: torch.Tensor, features: torch.Tensor, gr
     return target, group_of, moved
 
 
+def other_columns(q_dim: int, cat: slice) -> torch.Tensor:
+    """(q_dim,) bool: Q's outputs outside `cat`, the other codes', which a stage on Q's head holds."""
+    keep = torch.ones(q_dim, dtype=torch.bool)
+    keep[cat] = False
+    return keep
+
+
 def tune_head(q_head: torch.nn.Module, features: torch.Tensor, q_before: torch.Tensor, cat: slice,
               target: torch.Tensor, settings: Refinement, seed: int) -> None:
     """Train q_head (in eval mode: its batch norm keeps its statistics) so that its logits in
     `cat` give the moved images (target >= 0) their new category and every other image its old
     probabilities, and its other outputs stay as q_before."""
-    keep = torch.ones(q_before.shape[1], dtype=torch.bool)
-    keep[cat] = False
+    keep = other_columns(q_before.shape[1], cat)
     soft = q_before[:, cat].softmax(1)
     moved = target >= 0
     soft[moved] = F.one_hot(target[moved], soft.shape[1]).float()
