@@ -20,6 +20,10 @@ classes in use. This probe measures, on finished runs and without retraining:
   training images vote with their labels), overall and per class: how far a re-reading of D's
   features could go.
 
+The stage became a flag, `--neighbour-steps` (src/infogan/neighbours.py), which also holds the
+continuous codes' outputs; this probe keeps its own loop so that the rows it recorded stay
+reproducible (`benchmarks/refine_runs.py --stage neighbours` measures the flag).
+
 Prints one JSON object per run. The test labels only score. One caveat: the stage's defaults
 (lr, length, starting from Q's head) were picked among four variants by one run's test accuracy
 (Fashion-MNIST bf16 seed 0, 2026-12-06), so that run's figure is not clean; the others in
