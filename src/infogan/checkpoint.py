@@ -121,7 +121,7 @@ def save(ckdir: Path, step: int, model, opt_d, opt_g, state: dict[str, torch.Ten
 
 def later_than(ckdir: Path, step: int) -> list[Path]:
     """ckdir's checkpoints past step: after a resume from an earlier one, another history's."""
-    return [p for p in list_checkpoints(ckdir) if int(p.name[len(PREFIX):]) > step]
+    return [p for p in list_checkpoints(ckdir) if step_of(p) > step]
 
 
 def set_aside_later(ckdir: Path, step: int) -> None:
@@ -152,7 +152,12 @@ def list_checkpoints(ckdir: Path) -> list[Path]:
     if not ckdir.is_dir():
         return []
     found = [p for p in ckdir.iterdir() if p.name.startswith(PREFIX) and is_checkpoint(p)]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+    return sorted(found, key=step_of)
+
+
+def step_of(ckpt: Path) -> int:
+    """The step in a checkpoint folder's name (checkpoint-004685: 4685)."""
+    return int(ckpt.name[len(PREFIX):])
 
 
 def read_meta(ckpt: Path) -> dict:

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from .model import InfoGAN
-from .nets.common import eval_mode, requiring_grad
-from .refine import cosine_nearest, other_columns, trunk_and_q
+from .nets.common import requiring_grad
+from .refine import cosine_nearest, head_outputs, other_columns, trunk_and_q
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,7 @@ def neighbour_stage(model: InfoGAN, images: torch.Tensor, settings: NeighbourSta
     features, q_before = trunk_and_q(model.D, images.cpu())
     near = cosine_nearest(features, features, settings.neighbours, exclude_self=True)
     tune_to_neighbours(model.D.q_head, features, q_before, cat, near, settings, seed)
-    with eval_mode(model.D.q_head), torch.no_grad():  # the trunk is untouched: its features stand
-        device = next(model.D.q_head.parameters()).device
-        q_after = torch.cat([model.D.q_head(f.to(device)).float().cpu() for f in features.split(1000)])
+    q_after = head_outputs(model.D.q_head, features)
     before, after = q_before[:, cat].softmax(1), q_after[:, cat].softmax(1)
     keep = other_columns(q_before.shape[1], cat)
     other = q_before[:, keep]

@@ -128,6 +128,15 @@ def relabel(probs: torch.Tensor, votes: torch.Tensor, features: torch.Tensor, gr
     return target, group_of, moved
 
 
+@torch.no_grad()
+def head_outputs(q_head: torch.nn.Module, features: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Q's raw outputs (N, q_dim) from trunk features, in eval mode, on the CPU: what a stage that
+    tuned Q's head made of the images (the trunk is untouched, so its features stand)."""
+    device = next(q_head.parameters()).device
+    with eval_mode(q_head):
+        return torch.cat([q_head(f.to(device)).float().cpu() for f in features.split(batch_size)])
+
+
 def other_columns(q_dim: int, cat: slice) -> torch.Tensor:
     """(q_dim,) bool: Q's outputs outside `cat`, the other codes', which a stage on Q's head holds."""
     keep = torch.ones(q_dim, dtype=torch.bool)
@@ -174,9 +183,7 @@ def refine(model: InfoGAN, images: torch.Tensor, settings: Refinement = Refineme
                                       settings.margin, seed, settings.dims)
     if moved:
         tune_head(model.D.q_head, features, q_before, cat, target, settings, seed)
-    with eval_mode(model.D.q_head), torch.no_grad():  # the trunk is untouched: its features stand
-        device = next(model.D.q_head.parameters()).device
-        after = torch.cat([model.D.q_head(f.to(device))[:, cat].argmax(1).cpu() for f in features.split(1000)])
+    after = head_outputs(model.D.q_head, features)[:, cat].argmax(1)
     moved_rows = target >= 0
     return {"code": code.name, "groups": settings.groups, "margin": settings.margin,
             "moved_images": int(moved_rows.sum()), "moved_groups": moved,
