@@ -140,7 +140,8 @@ def test_traverse_draws_the_grid_and_the_strip(client):
     assert Image.open(io.BytesIO(strip.content)).size == (9 * 30 + 2, 30 + 2)
     for body, status in (({"code": "zz"}, 400), ({"code": "c2", "range": [-1e9, 1]}, 400),
                          ({"code": "c1", "seeds": list(range(50))}, 422), ({"code": "c1", "steps": 1000}, 422),
-                         ({"code": "c1", "codes": {"c2": 1e308}}, 400), ({"code": "c1", "seeds": [-1]}, 422)):
+                         ({"code": "c1", "codes": {"c2": 1e308}}, 400), ({"code": "c1", "seeds": [-1]}, 422),
+                         ({"code": "c1", "range": [-1, 1]}, 400), ({"code": "c1", "steps": 5}, 400)):
         r = client.post("/api/traverse", json=body)
         assert r.status_code == status and "error" in r.json(), body
 

@@ -3,7 +3,8 @@
     GET  /               the explorer page (static/index.html)
     GET  /api/spec       the model's codes (name, kind, classes and their labels, or value range) and limits
     POST /api/generate   {"seed": 0, "codes": {"c1": 3, "c2": 0.5}, "n": 1} -> image/png
-    POST /api/traverse   {"code": "c1", "seeds": [0, 1, 2], "codes": {...}, "range": [-2, 2], "steps": 9}
+    POST /api/traverse   {"code": "c2", "seeds": [0, 1, 2], "codes": {...}, "range": [-2, 2], "steps": 9}
+                         (range and steps: a continuous code only; a categorical one shows every class)
                          -> image/png: every class against the seeds, or a continuous code's strip
     POST /api/infer      an image file as the body (Content-Type image/png, image/jpeg, ...)
                          -> {"codes": {"c1": {"class": 7, "probs": [...], "label": "digit 7"}, "c2": {"mean": 0.3}}}
@@ -54,8 +55,9 @@ class TraverseRequest(BaseModel):
     code: str
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=1, max_length=MAX_SEEDS)
     codes: dict[str, float] = Field(default_factory=dict)  # the other codes' values
-    range: tuple[float, float] = (-2.0, 2.0)
-    steps: int = Field(9, ge=2, le=MAX_STEPS)
+    # a continuous code's values (default -2..2 in 9 steps); a categorical code shows every class
+    range: tuple[float, float] | None = None
+    steps: int | None = Field(None, ge=2, le=MAX_STEPS)
 
 
 def error(message: str, status: int = 400) -> JSONResponse:
@@ -132,9 +134,12 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
 
     @app.post("/api/traverse")
     def traverse(req: TraverseRequest):
-        lo, hi = req.range
+        lo, hi = req.range or (-2.0, 2.0)
         try:
             code = spec.code(req.code)
+            if code.kind == "cat" and (req.range is not None or req.steps is not None):
+                raise SpecError(f"code {code.name!r} is categorical: its traversal shows every class, "
+                                "so range and steps are for continuous codes only")
             fixed = checked_codes(spec, {k: v for k, v in req.codes.items() if k != req.code})
             if not (abs(lo) <= CONT_VALUE_LIMIT and abs(hi) <= CONT_VALUE_LIMIT):
                 raise SpecError(f"range must lie in [-{CONT_VALUE_LIMIT:g}, {CONT_VALUE_LIMIT:g}]")
@@ -143,7 +148,7 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
         if any(not 0 <= s <= MAX_SEED for s in req.seeds):
             return error(f"seeds must be in 0..{MAX_SEED}", 422)
         with lock:
-            images, nrow = traverse_code(model, code.name, req.seeds, torch.linspace(lo, hi, req.steps), fixed)
+            images, nrow = traverse_code(model, code.name, req.seeds, torch.linspace(lo, hi, req.steps or 9), fixed)
         return png(images, nrow)
 
     @app.post("/api/infer")
