@@ -117,6 +117,9 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
     (["train", "--preset", "tiny", "--latent", "z0,cat1", "--dry-run"], "latent spec token 'z0': size must be >= 1"),
     (["train", "--batch-size", "1"], "--batch-size must be >= 2"),
     (["train", "--resume", "latest", "--outdir", "/nonexistent-dir"], "no run with a checkpoint"),
+    (["train", "--resume", "/nonexistent-run"], "--resume /nonexistent-run: no such folder"),  # was "no usable checkpoint in .../checkpoints"
+    (["train", "--latent", "z8,cont2", "--dry-run"],  # the mnist preset turns it on
+     "--refine-groups works on a categorical code and --latent has none: pass --refine-groups 0"),
     (["evaluate", "/nonexistent-model"], "not a model folder"),
     (["data", "fetch", "imagenet"], "unknown dataset 'imagenet'"),
     (["data", "fetch", "mnist", "--data-dir", "/nonexistent-dir"], "--data-dir /nonexistent-dir does not exist"),  # was ignored

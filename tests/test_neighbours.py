@@ -74,7 +74,7 @@ def test_the_options_refuse_what_the_stage_cannot_do():
         resolve("tiny", {"neighbour_steps": -1})
     with pytest.raises(InfoGANError, match="--neighbour-steps trains Q's fully connected head"):
         resolve("tiny", {"neighbour_steps": 10, "arch": "caps", "latent": "z8,cat10", "g_arch": "family"})
-    with pytest.raises(InfoGANError, match="--neighbour-steps works on a categorical code: --latent has none"):
+    with pytest.raises(InfoGANError, match="--neighbour-steps works on a categorical code and --latent has none: pass --neighbour-steps 0"):
         resolve("tiny", {"neighbour_steps": 10, "latent": "z8,cont2"})
 
 

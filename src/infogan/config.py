@@ -379,6 +379,6 @@ def validate(cfg: TrainConfig) -> None:
             raise InfoGANError(f"{flag} trains Q's fully connected head, which the {fam.name} networks' "
                                "capsule Q does not have")
         if on and not spec.categorical:
-            raise InfoGANError(f"{flag} works on a categorical code: --latent has none")
+            raise InfoGANError(f"{flag} works on a categorical code and --latent has none: pass {flag} 0")
     if cfg.q_sharpness is not None and not fam.capsule_q:
         raise InfoGANError(f"--q-sharpness needs a capsule Q (--arch caps or capsnet), not the {fam.name} networks")

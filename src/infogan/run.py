@@ -192,6 +192,9 @@ class Run:
                                    "checkpoint; it is kept to be read (infogan evaluate), not resumed")
             checkpoint.verify(path)
             return cls(path.parent.parent), path
+        if str(target) != "latest" and not path.is_dir():
+            raise InfoGANError(f"--resume {target}: no such folder (give a run folder, one of its checkpoints, "
+                               "or latest)")
         run = cls.latest(outdir) if str(target) == "latest" else cls(path)
         ckpt = checkpoint.latest_valid(run.checkpoints_dir)
         if ckpt is None:
