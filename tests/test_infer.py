@@ -108,3 +108,23 @@ def test_infer_unreadable_input_is_one_line(run_dir, tmp_path, capsys, make, mes
     err = capsys.readouterr().err
     assert message in err and target in err and err.count("\n") == 1
     assert "BytesIO" not in err  # PIL's own message names its in-memory buffer, not the user's file
+
+
+def test_infer_can_leave_unreadable_images_out(run_dir, test_images, tmp_path, capsys):
+    write_pngs(tmp_path / "p", test_images[:3])
+    (tmp_path / "p" / "img001b.png").write_bytes(b"\x89PNG cut short")
+    assert main(["infer", str(run_dir), str(tmp_path / "p")]) == 2  # the default: one line, nothing written
+    err = capsys.readouterr().err
+    assert "img001b.png" in err and "--bad-images skip" in err and err.count("\n") == 1
+    out = tmp_path / "codes.json"
+    assert main(["infer", str(run_dir), str(tmp_path / "p"), "--bad-images", "skip", "--out", str(out)]) == 0
+    assert "1 of 4 images skipped as unreadable" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert [r["image"].rsplit("/", 1)[1] for r in result["rows"]] == ["img000.png", "img001.png", "img002.png"]
+    assert result["skipped"] == [f"{tmp_path / 'p'}/img001b.png"]
+    expect = InfoGAN.from_pretrained(run_dir).infer_codes(test_images[:3])
+    assert [r["c1"] for r in result["rows"]] == expect["c1"].tolist()  # the rows are the readable images'
+    for f in ("img000.png", "img001.png", "img002.png"):
+        (tmp_path / "p" / f).unlink()
+    assert main(["infer", str(run_dir), str(tmp_path / "p"), "--bad-images", "skip"]) == 2
+    assert "none of the 1 images" in capsys.readouterr().err

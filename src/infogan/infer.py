@@ -23,32 +23,48 @@ from .errors import DataError, InfoGANError
 MAX_IMAGES = 100_000
 
 
-def read_images(sources: list[str | Path], size: int, channels: int, invert: bool = False):
+def read_images(sources: list[str | Path], size: int, channels: int, invert: bool = False,
+                bad_images: str = "error", skipped: list[str] | None = None):
     """(names, images (N, C, size, size) uint8) from image files, folders (recursively) and zips.
-    invert: dark strokes on a light background made light on dark, as MNIST draws them."""
+    invert: dark strokes on a light background made light on dark, as MNIST draws them.
+    bad_images: an unreadable image stops the read ("error") or is left out ("skip") and its
+    name appended to `skipped`."""
     names, arrays = [], []
+
+    def read(name: str, blob: bytes) -> None:
+        try:
+            arrays.append(decode_image(blob, size, channels, where=name))
+        except DataError as e:
+            if bad_images == "error":
+                raise DataError(f"{e}; use --bad-images skip to leave it out") from None
+            if skipped is not None:
+                skipped.append(name)
+            return
+        names.append(name)
+
     for source in map(Path, sources):
         if not source.exists():
             raise DataError(f"{source} does not exist")
         if source.is_file() and not zipfile.is_zipfile(source):
             if source.suffix.lower() not in IMAGE_SUFFIXES:
                 raise DataError(f"{source} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}) or a zip")
-            names.append(str(source))
-            arrays.append(decode_image(source.read_bytes(), size, channels, where=str(source)))
+            read(str(source), source.read_bytes())
             continue
         zf = zipfile.ZipFile(source) if source.is_file() else None
         try:
             for name, _, _ in list_images(source):
-                blob = zf.read(name) if zf else (source / name).read_bytes()
-                names.append(f"{source}/{name}" if not zf else f"{source}:{name}")
-                arrays.append(decode_image(blob, size, channels, where=names[-1]))
+                read(f"{source}/{name}" if not zf else f"{source}:{name}",
+                     zf.read(name) if zf else (source / name).read_bytes())
         finally:
             if zf:
                 zf.close()
         if len(names) > MAX_IMAGES:
             raise InfoGANError(f"more than {MAX_IMAGES} images: give them in smaller batches")
     if not names:
-        raise DataError(f"no images found in {', '.join(map(str, sources))}")
+        where = ", ".join(map(str, sources))
+        if skipped:
+            raise DataError(f"none of the {len(skipped)} images in {where} could be read (the first: {skipped[0]})")
+        raise DataError(f"no images found in {where}")
     images = torch.from_numpy(np.stack(arrays))
     return names, (255 - images if invert else images)
 
@@ -72,9 +88,10 @@ def label_names(model, run) -> tuple[dict[str, list[str]], list[str]]:
     return labels, notes
 
 
-def infer(model, sources: list[str | Path], invert: bool = False) -> dict:
+def infer(model, sources: list[str | Path], invert: bool = False, bad_images: str = "error") -> dict:
     """Q's reading of every image in sources (files, folders, zips). model: an InfoGAN, or a
-    run or model folder (whose evaluation, if any, names the classes)."""
+    run or model folder (whose evaluation, if any, names the classes). bad_images="skip" leaves
+    unreadable images out, named in result["skipped"]."""
     from .model import InfoGAN
     from .run import model_and_run
 
@@ -82,9 +99,13 @@ def infer(model, sources: list[str | Path], invert: bool = False) -> dict:
     if not isinstance(model, InfoGAN):
         model, run = model_and_run(model)
     c, size = model.config["channels"], model.config["image_size"]
-    names, images = read_images(sources, size, c, invert)
+    skipped = []
+    names, images = read_images(sources, size, c, invert, bad_images, skipped)
     probs = model.infer_codes(images, probs=True)
     labels, notes = label_names(model, run)
+    if skipped:
+        notes.append(f"{len(skipped)} of {len(skipped) + len(names)} images skipped as unreadable: "
+                     + ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else ""))
     rows = []
     for i, name in enumerate(names):
         row = {"image": name}
@@ -97,4 +118,4 @@ def infer(model, sources: list[str | Path], invert: bool = False) -> dict:
             else:
                 row[code.name] = round(float(probs[code.name][i]), 4)
         rows.append(row)
-    return {"rows": rows, "labels": labels, "notes": notes}
+    return {"rows": rows, "labels": labels, "notes": notes, "skipped": skipped}

@@ -16,6 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", help="write the codes to this .csv or .json file instead of printing a table")
     p.add_argument("--invert", action="store_true",
                    help="the images are dark on light: invert them (MNIST-style models read light strokes on black)")
+    p.add_argument("--bad-images", choices=("error", "skip"), default="error",
+                   help="an unreadable image stops the command (error, the default) or is left out and named (skip)")
     p.set_defaults(run=run)
 
 
@@ -23,7 +25,7 @@ def run(args) -> int:
     from ..infer import infer
 
     out = results_file(args.out, (".csv", ".json")) if args.out else None
-    result = infer(args.model, args.images, invert=args.invert)
+    result = infer(args.model, args.images, invert=args.invert, bad_images=args.bad_images)
     rows, columns = result["rows"], list(result["rows"][0])
     for note in result["notes"]:
         print(f"infogan: {note}")
