@@ -202,16 +202,20 @@ def test_resuming_a_finished_run_does_nothing_unless_it_is_made_longer(fake_mnis
     assert json.loads((run / "done.json").read_text()) == {"step": 6}
 
 
-def test_a_metric_named_that_cannot_be_measured_says_why(fake_mnist, tmp_path, capsys):
+def test_a_metric_named_that_cannot_be_measured_says_why(fake_mnist, tmp_path, capsys, monkeypatch):
     # it printed the header and nothing else: mnist has no known factors, this model no capsule G
     assert train(fake_mnist, tmp_path, "--max-steps", "1", "--no-eval") == 0
     capsys.readouterr()
     model = str(tmp_path / "00000-tiny")
-    for metrics, why in [("categorical,mig", "mig cannot be measured here: it needs images with known factors"),
-                         ("mimic", "mimic cannot be measured here: it applies to models with a capsule G"),
-                         (",", "--metrics names no metric to measure")]:
-        assert main(["evaluate", model, "--metrics", metrics, "--data-dir", str(fake_mnist)]) == 2
-        assert why in capsys.readouterr().err
+    # refused before the images are read: `evaluate --metrics mig` of an MNIST model downloaded MNIST first
+    with monkeypatch.context() as m:
+        m.setattr("infogan.data.load", lambda *a, **k: pytest.fail("the images were read"))
+        for args, why in [(["--metrics", "categorical,mig"], "mig cannot be measured here: it needs images with known factors"),
+                          (["--metrics", "mimic"], "mimic cannot be measured here: it applies to models with a capsule G"),
+                          (["--metrics", ","], "--metrics names no metric to measure"),
+                          (["--samples", "1"], "--samples 1: the metrics that generate need at least 2 samples")]:
+            assert main(["evaluate", model, *args, "--data-dir", str(fake_mnist)]) == 2
+            assert why in capsys.readouterr().err
     assert main(["evaluate", model, "--no-quality", "--samples", "50", "--json", "--data-dir", str(fake_mnist)]) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"dataset", "split", "n_images", "categorical", "information"}
 

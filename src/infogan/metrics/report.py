@@ -29,21 +29,17 @@ def metric_names(metrics: list[str] | str | None) -> list[str] | None:
     return None if metrics is None else list(metrics)
 
 
-def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
-                   seed: int = 0, metrics: list[str] | str | None = None, dataset: str = "", split: str = "test",
-                   load_train=None, load_factors=None, skip=()) -> dict:
-    """{metric name: its result} for the metrics named, or by default all that apply to these
-    images (the ones that need labels or factors are left out where there are none), less
-    those in skip. A metric named that cannot be measured here is an InfoGANError."""
+def check_samples(n_samples: int) -> None:
     if n_samples < 2:  # a covariance (the Frechet distance) and a variance (the MI bounds' R^2) need two
         raise InfoGANError(f"--samples {n_samples}: the metrics that generate need at least 2 samples "
                            "(the Frechet distance wants thousands)")
     if n_samples > MAX_SAMPLES:  # (a typo's extra zeros ran for hours, silently, holding every code in memory)
         raise InfoGANError(f"--samples {n_samples}: at most {MAX_SAMPLES:,} (default 10,000)")
-    ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train, load_factors)
-    have = {"labels"} if labels is not None and len(labels) else set()
-    have |= {"train"} if load_train is not None else set()
-    have |= {"factors"} if load_factors is not None else set()
+
+
+def measurable(model, metrics: list[str] | str | None, have: set[str], dataset: str = "", skip=()) -> list:
+    """The metrics to run: those named (None: every one that applies, given what the data `have`:
+    labels, train, factors), less those in skip. A metric named that cannot be measured is an InfoGANError."""
     metrics = metric_names(metrics)
     names = [n for n in (list(METRICS) if metrics is None else metrics) if n not in skip]
     if metrics is not None and not names:
@@ -58,6 +54,21 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
             raise InfoGANError(f"{name} cannot be measured here: " + (
                 f"it needs {' and '.join(NEEDS[n] for n in missing)}, which {dataset or 'these images'} "
                 f"{'lacks' if dataset else 'lack'}" if missing else f"it applies to {metric.applies_to}"))
+    return run
+
+
+def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
+                   seed: int = 0, metrics: list[str] | str | None = None, dataset: str = "", split: str = "test",
+                   load_train=None, load_factors=None, skip=()) -> dict:
+    """{metric name: its result} for the metrics named, or by default all that apply to these
+    images (the ones that need labels or factors are left out where there are none), less
+    those in skip. A metric named that cannot be measured here is an InfoGANError."""
+    check_samples(n_samples)
+    ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train, load_factors)
+    have = {"labels"} if labels is not None and len(labels) else set()
+    have |= {"train"} if load_train is not None else set()
+    have |= {"factors"} if load_factors is not None else set()
+    run = measurable(model, metrics, have, dataset, skip)
     result = {"n_images": int(len(images))}
     with float32_products():
         for metric in run:
@@ -93,6 +104,12 @@ def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None
     split = split or ("test" if "test" in ds.splits else "train")
     if split not in ds.splits:
         raise InfoGANError(f"{ds.name} has no {split!r} split to evaluate on (it has: {', '.join(ds.splits)})")
+    # what the dataset says it has, so that a metric named that cannot be measured, or a bad
+    # --samples, is refused before its images are read (or downloaded)
+    check_samples(n_samples)
+    declared = {need for need, has in (("labels", ds.labelled), ("train", "train" in ds.splits),
+                                       ("factors", hasattr(ds, "factors"))) if has}
+    measurable(model, metrics, declared, ds.name, skip)
     loaded = dict(loaded or {})
     size, channels = model.config["image_size"], model.config["channels"]
 
