@@ -97,6 +97,12 @@ def test_malformed_json_is_a_4xx(client):
         assert 400 <= r.status_code < 500 and "error" in r.json(), body
 
 
+def test_an_unknown_path_or_method_gets_the_same_error_shape(client):
+    # the page and clients read {"error": ...}; FastAPI's own 404 and 405 said {"detail": ...}
+    for r, status in ((client.get("/api/nothing"), 404), (client.get("/api/generate"), 405)):
+        assert r.status_code == status and r.json() == {"error": {404: "Not Found", 405: "Method Not Allowed"}[status]}
+
+
 def test_an_oversize_body_is_a_413(client):
     from infogan.web.app import MAX_BODY
 

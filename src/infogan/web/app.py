@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,6 +104,10 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
         return error(f"{where + ': ' if where else ''}{first.get('msg', 'invalid request')}", 422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException):  # an unknown path, a wrong method: the same shape
+        return error(str(exc.detail), exc.status_code)
 
     @app.get("/")
     def index():
