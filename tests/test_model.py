@@ -69,6 +69,9 @@ def test_infer_codes_accepts_uint8_and_float(tiny):
     with pytest.raises(SpecError, match=r"z must have shape \(2, 8\)"):
         tiny.generate(2, z=torch.zeros(3, 8))
     assert torch.equal(tiny.infer_codes(imgs.numpy())["c1"], tiny.infer_codes(imgs)["c1"])  # numpy images too
+    assert torch.equal(tiny.infer_codes(imgs[:, 0])["c1"], tiny.infer_codes(imgs)["c1"])  # (N, H, W): one channel
+    with pytest.raises(SpecError, match=r"\(N, 1, 28, 28\) or \(N, 28, 28\), got \(28, 28, 1\)"):
+        tiny.infer_codes(imgs[0].permute(1, 2, 0))  # one image as H, W, C: the message said "got (28, 1, 28, 1)"
 
 
 def test_infer_codes_reads_pil_images_as_infer_reads_their_files(tiny, tmp_path):

@@ -96,17 +96,20 @@ class InfoGAN(nn.Module):
     @torch.no_grad()
     def infer_codes(self, images, probs: bool = False, batch_size: int = 1000) -> dict:
         """Q's prediction on images: a tensor or array (uint8 0..255, or floats in [0, 1]) of shape
-        (N, C, H, W), or PIL images (one, or a list), centre-cropped and resized to the model's
-        size as `infogan infer` does (light-on-dark as the training images: invert yourself).
+        (N, C, H, W) ((N, H, W) for a one-channel model), or PIL images (one, or a list),
+        centre-cropped and resized to the model's size as `infogan infer` does (light-on-dark as
+        the training images: invert yourself).
 
         Categorical codes give class indices (or probabilities with probs=True); continuous
         codes give Q's mean.
         """
-        images = self.image_batch(images)
-        if images.dim() == 3:
+        images = given = self.image_batch(images)
+        if images.dim() == 3 and self.image_shape[0] == 1:
             images = images.unsqueeze(1)
-        if tuple(images.shape[1:]) != self.image_shape:
-            raise SpecError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), got {tuple(images.shape)}")
+        if tuple(images.shape[1:]) != self.image_shape:  # (the shape as given: (28, 28, 1) read as N = 28 confused)
+            raise SpecError(f"images must have shape (N, {', '.join(map(str, self.image_shape))})"
+                            + (f" or (N, {self.image_shape[1]}, {self.image_shape[2]})" if self.image_shape[0] == 1 else "")
+                            + f", got {tuple(given.shape)}")
         if images.is_floating_point() and len(images):
             lo, hi = (v.item() for v in torch.aminmax(images))  # one pass over the images, not two
             if not 0 <= lo <= hi <= 1:  # else Q reads 0..255 floats as a white blur, silently
