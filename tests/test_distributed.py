@@ -1,8 +1,11 @@
 """Training in several processes: torchrun + DistributedDataParallel on CPU (gloo)."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import torch
 from safetensors.torch import load_file
@@ -85,3 +88,59 @@ def test_torchrun_keeps_every_process_on_the_same_weights(fake_mnist, tmp_path):
     assert rows[-1]["step"] == 8
     a, b = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in params)
+
+
+def test_a_signal_stops_every_process_at_one_step_with_a_checkpoint(fake_mnist, tmp_path):
+    # was: every process died with the signal, and the steps since the last periodic checkpoint were lost
+    worker = tmp_path / "worker.py"
+    worker.write_text(WORKER)
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(worker),
+           str(tmp_path), json.dumps(data.DATASETS["mnist"].files),
+           "train", "--preset", "tiny", "--data-dir", str(fake_mnist), "--outdir", str(runs), "--log-every", "5",
+           "--ckpt-every", "100000", "--ckpt-minutes", "0", "--device", "cpu", "--threads", "1", "--no-eval",
+           "--no-progress"]
+
+    def stopped_by(send, resume=()):
+        proc = subprocess.Popen([*cmd, "--max-steps", "100000", *resume], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True)
+        stats = list(runs.glob("*/stats.jsonl"))
+        rows = len(stats[0].read_text().splitlines()) if stats else 0
+        deadline = time.monotonic() + 120
+        while not (stats := list(runs.glob("*/stats.jsonl"))) or len(stats[0].read_text().splitlines()) < rows + 2:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        send(proc)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode != 0, out + err
+        lines = [line for line in err.splitlines() if "infogan: stopped by" in line]
+        assert len(lines) == 1 and "--resume" in lines[0], out[-2000:] + err[-3000:]
+        step = int(lines[0].split("at step ")[1].split()[0])
+        assert step % 5 == 0 and "rank 1 stopped with rank 0 at step " + str(step) in err
+        return stats[0].parent, step
+
+    # Ctrl-C in a terminal: every process gets SIGINT, and the workers get it again from torchrun
+    run_dir, first = stopped_by(lambda p: os.killpg(p.pid, signal.SIGINT))
+    assert (run_dir / "checkpoints" / f"checkpoint-{first:06d}").is_dir() and not (run_dir / "model").exists()
+    # a cluster's preemption: SIGTERM to torchrun, which passes it on
+    resume = ["--resume", "latest"]
+    run_dir, second = stopped_by(lambda p: p.send_signal(signal.SIGTERM), resume)
+    assert second > first and (run_dir / "checkpoints" / f"checkpoint-{second:06d}").is_dir()
+    done = subprocess.run([*cmd, *resume, "--max-steps", str(second + 4)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert f"resuming from checkpoint-{second:06d}" in done.stdout
+    rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss_D" in r][-1] == second + 4
+    a, b = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a if "running_" not in k and "num_batches" not in k)
+
+
+def test_rollback_is_refused_under_torchrun(fake_mnist, tmp_path, monkeypatch, capsys):
+    from infogan.cli import main
+
+    monkeypatch.setattr(distributed, "join", lambda device: distributed.Group(0, 2, 0))  # as torchrun's rank 0
+    assert main(["train", "--preset", "tiny", "--on-nan", "rollback", "--data-dir", str(fake_mnist),
+                 "--outdir", str(tmp_path / "runs"), "--max-steps", "2", "--no-progress"]) == 2
+    assert "--on-nan rollback works in one process" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # refused before a run folder

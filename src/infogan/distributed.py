@@ -107,6 +107,15 @@ def share(value, group: Group):
     return box[0]
 
 
+def largest(value: int, group: Group, device: torch.device) -> int:
+    """The largest of every rank's value (one all-reduce of an int: NCCL's on the GPU)."""
+    if not group.enabled:
+        return value
+    box = torch.tensor([value], dtype=torch.long, device=device)
+    dist.all_reduce(box, op=dist.ReduceOp.MAX)
+    return int(box.item())
+
+
 def barrier(group: Group) -> None:
     if group.enabled:
         dist.barrier()

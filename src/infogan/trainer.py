@@ -7,7 +7,8 @@ takes a preset and flags to a trained, evaluated run folder.
 
 What survives what (README, "Resume"): checkpoints every --ckpt-every steps and every
 --ckpt-minutes; SIGINT/SIGTERM finish the step in flight, save one and exit (a second
-signal exits at once); a resumed run truncates stats.jsonl (and TensorBoard) to its
+signal exits at once; under torchrun every process stops at the same step, the next log
+interval's end, and rank 0 saves); a resumed run truncates stats.jsonl (and TensorBoard) to its
 checkpoint, so every step is logged once, and carries the log interval's partial sums, so
 its rows are the uninterrupted run's; a non-finite loss skips its update and stops the run
 or rolls it back (--on-nan).
@@ -54,7 +55,8 @@ class Trainer(Stepper):
         self.step, self.rollbacks = 0, 0
         self.sums: dict[str, torch.Tensor] = {}  # this log interval's running sums of the step's outputs
         self.first_bad = torch.full((), -1, dtype=torch.long, device=self.device)  # first non-finite step
-        self.stop_signal = None
+        self.stop_signal = None  # the signal caught (under torchrun: by any process, once agreed)
+        self.caught = False  # whether this process caught one itself
         if resume_from is not None:  # before the first step, so before any graph is captured
             self.restore(resume_from)
             if self.step > self.total_steps:  # (it re-saved the later weights under the shorter length)
@@ -169,18 +171,20 @@ class Trainer(Stepper):
     @contextlib.contextmanager
     def stop_on_signals(self):
         """SIGINT (Ctrl-C) and SIGTERM (a cluster's preemption) ask the loop to stop after the
-        step in flight, saving a checkpoint first; a second one stops at once."""
-        if threading.current_thread() is not threading.main_thread() or self.group.enabled:
-            yield  # under torchrun the other processes die with the signal: no step to finish together
+        step in flight, saving a checkpoint first; a second one stops at once. (torchrun starts
+        each process in a session of its own and passes a signal it gets on to each, once.)"""
+        if threading.current_thread() is not threading.main_thread():
+            yield
             return
 
         def handler(signum, frame):
-            if self.stop_signal is not None:  # asked twice: no more waiting
+            if self.caught:  # asked twice: no more waiting
                 signal.signal(signum, signal.SIG_DFL)
                 if signum == signal.SIGINT:
                     raise KeyboardInterrupt
                 os.kill(os.getpid(), signum)
-            self.stop_signal = signum
+            self.caught = True
+            self.stop_signal = self.stop_signal or signum
 
         previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -189,10 +193,27 @@ class Trainer(Stepper):
             for s, h in previous.items():
                 signal.signal(s, h)
 
+    def stop_agreed(self) -> bool:
+        """Whether to stop after this step. One process stops at the first step after its signal;
+        under torchrun the processes agree at the end of each log interval (and at the last step),
+        the same steps on every rank, where one all-reduce says whether any of them caught one."""
+        if not self.group.enabled:
+            return self.stop_signal is not None
+        if self.step % self.log_every and self.step != self.total_steps:
+            return False
+        self.stop_signal = distributed.largest(self.stop_signal or 0, self.group, self.device) or None
+        return self.stop_signal is not None
+
     def stop_now(self, saved: bool) -> None:
+        """Save (rank 0, unless this step's checkpoint is saved already) and raise Stopped; under
+        torchrun every process waits for rank 0's checkpoint first, so that none of them leaves
+        (which torchrun answers by killing the rest) while it is being written."""
         name = signal.Signals(self.stop_signal).name
-        if not saved:
+        if self.group.main and not saved:
             self.save_checkpoint()
+        distributed.barrier(self.group)
+        if not self.group.main:
+            raise Stopped(f"rank {self.group.rank} stopped with rank 0 at step {self.step}", 128 + self.stop_signal)
         raise Stopped(f"stopped by {name} at step {self.step} of {self.total_steps}; checkpoint saved. "
                       f"Resume with: infogan train --resume {self.folder.path}", 128 + self.stop_signal)
 
@@ -304,6 +325,7 @@ class Trainer(Stepper):
                     self.step += 1
                     images_seen += self.cfg.batch_size
                     bar.update(1)
+                    stop = self.stop_agreed()  # (before a rollback's `continue`: under torchrun every rank polls here)
                     last = self.step == self.total_steps
                     if self.step % self.log_every == 0 or last:
                         row = self.end_of_log_interval(t0, images_seen)
@@ -318,7 +340,7 @@ class Trainer(Stepper):
                     saved = self.checkpoint_due()
                     if saved:
                         self.save_checkpoint()
-                    if self.stop_signal is not None:
+                    if stop:
                         self.stop_now(saved)
         finally:
             bar.close()
@@ -335,11 +357,14 @@ class Trainer(Stepper):
 
     def _run_without_writing(self) -> InfoGAN:
         """Ranks other than 0 of a torchrun job: the same steps; rank 0 writes the run folder
-        (nothing it does between steps is collective, so the others wait in the next step's
-        gradient all-reduce)."""
-        while self.step < self.total_steps:
-            self.step_once(self.step)
-            self.step += 1
+        (nothing it does between steps is collective but the stop poll, which every rank takes at
+        the same steps, so the others wait in the next step's gradient all-reduce)."""
+        with self.stop_on_signals():
+            while self.step < self.total_steps:
+                self.step_once(self.step)
+                self.step += 1
+                if self.stop_agreed():
+                    self.stop_now(saved=True)
         return self.final
 
 
@@ -415,6 +440,9 @@ def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: s
     group = distributed.join(cfg.device)  # several processes under torchrun; else a no-op
     made_here = folder is None
     try:
+        if group.enabled and cfg.on_nan == "rollback":  # (a rank that went back alone would pair its collectives wrongly)
+            raise InfoGANError("--on-nan rollback works in one process: under torchrun the others cannot follow rank "
+                               "0 back to its checkpoint; use --on-nan stop, then --resume")
         if folder is None:  # rank 0 makes the folder; the others learn its name
             folder = Run(distributed.share(Run.create(cfg.outdir, cfg).path if group.main else None, group))
         if not group.main:
