@@ -224,6 +224,7 @@ def test_moving_a_slider_changes_the_image(server, browser):
     page.goto(server)
     _wait_renders(page, 1)
     assert page.locator("#code-c1").evaluate("e => e.tagName") == "SELECT"
+    assert "images up to 2 MB and 4096\u00d74096 pixels" in page.locator("#limits").text_content()  # was 16777216
     first = page.evaluate(PIXELS)
     renders = int(page.locator("#image").get_attribute("data-renders"))
     slider = page.locator("#code-c2")
