@@ -152,6 +152,19 @@ def test_traverse_draws_the_grid_and_the_strip(client):
         assert r.status_code == status and "error" in r.json(), body
 
 
+def test_traverse_draws_the_classes_asked_for_in_their_order(client):
+    whole = Image.open(io.BytesIO(client.post("/api/traverse", json={"code": "c1", "seeds": [0, 1]}).content))
+    two = Image.open(io.BytesIO(client.post("/api/traverse", json={"code": "c1", "seeds": [0, 1],
+                                                                   "classes": [7, 2]}).content))
+    assert two.size == (2 * 30 + 2, 2 * 30 + 2)
+    row = lambda img, i: np.asarray(img)[2 + 30 * i : 30 * (i + 1), 2:]  # noqa: E731  (a row of the grid, no border)
+    assert np.array_equal(row(two, 0), row(whole, 7)) and np.array_equal(row(two, 1), row(whole, 2))
+    for body, status in (({"code": "c2", "classes": [1]}, 400), ({"code": "c1", "classes": [1, 1]}, 400),
+                         ({"code": "c1", "classes": [10]}, 400), ({"code": "c1", "classes": []}, 422)):
+        r = client.post("/api/traverse", json=body)
+        assert r.status_code == status and "error" in r.json(), body
+
+
 def test_server_binds_loopback_by_default():
     from infogan.cli import build_parser
 
@@ -224,6 +237,8 @@ def test_moving_a_slider_changes_the_image(server, browser):
     page.goto(server)
     _wait_renders(page, 1)
     assert page.locator("#code-c1").evaluate("e => e.tagName") == "SELECT"
+    assert page.locator("#code-c1").input_value() == "0"  # the class drawn first, listed by its name
+    assert page.locator("#code-c1 option").first.text_content() == "class 7 = digit 0"
     assert "images up to 2 MB and 4096\u00d74096 pixels" in page.locator("#limits").text_content()  # was 16777216
     first = page.evaluate(PIXELS)
     renders = int(page.locator("#image").get_attribute("data-renders"))
@@ -254,6 +269,8 @@ def test_uploading_an_image_reads_its_codes_and_redraws_them(server, browser, tm
     page.set_input_files("#upload", str(tmp_path / "seven.png"))
     page.wait_for_function("Number(document.getElementById('bars').dataset.reads || 0) >= 1")
     assert page.locator("#bars .bar").count() == 10  # a bar per class of c1
+    names = [t.split()[1] for t in page.locator("#bars .bar span:first-child").all_text_contents()]
+    assert names == [str(d) for d in range(10)]  # by their names (digit 0 to 9), not by the code's class order
     top = page.locator("#bars .bar.top span").first.text_content()
     chosen = page.locator("#code-c1").input_value()
     assert page.locator(f"#code-c1 option[value='{chosen}']").text_content().endswith(top)  # the select follows Q
@@ -292,7 +309,8 @@ def test_the_grid_view_shows_every_class_and_a_traversal_strip(server, browser):
                            "Number(document.getElementById('strip-image').dataset.loads || 0) >= 1")
     size = page.evaluate("[document.getElementById('grid-image').naturalWidth, document.getElementById('grid-image').naturalHeight]")
     assert size == [5 * 30 + 2, 10 * 30 + 2]  # seeds 0-4 across, the 10 classes down
-    assert page.locator("#grid-labels span").count() == 10
+    # rows by their names, digit 0 to 9 (LABELS names class k digit (k + 3) % 10), as the paper's Fig. 2a
+    assert page.locator("#grid-labels span").all_text_contents() == [f"digit {d}" for d in range(10)]
     page.fill("#grid-seeds", "3,5")
     page.dispatch_event("#grid-seeds", "change")
     page.wait_for_function("document.getElementById('grid-image').naturalWidth === 2 * 30 + 2")

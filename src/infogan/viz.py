@@ -43,8 +43,9 @@ def noise_for_seeds(spec: LatentSpec, seeds: list[int]) -> torch.Tensor:
 
 
 def category_grid(model, code: str | None = None, z: torch.Tensor | None = None, seed: int = 1234,
-                  fixed: dict | None = None) -> tuple[torch.Tensor, int]:
-    """The paper's categorical picture: one row per class of `code`, one z per column.
+                  fixed: dict | None = None, classes: list[int] | None = None) -> tuple[torch.Tensor, int]:
+    """The paper's categorical picture: one row per class of `code` (those in `classes`, in
+    that order; default: all, in the code's order), one z per column.
 
     z (columns, noise) defaults to 10 vectors drawn from `seed`. Other codes are held at 0
     (continuous) or class 0 (other categorical), or at `fixed`. Returns (images, nrow).
@@ -59,8 +60,9 @@ def category_grid(model, code: str | None = None, z: torch.Tensor | None = None,
     c = spec.code(code) if code else cats[0]
     codes = {o.name: 0 for o in spec.codes if o.name != c.name}
     codes.update(fixed or {})
-    codes[c.name] = torch.arange(c.size).repeat_interleave(columns)
-    return model.generate(c.size * columns, codes=codes, z=z.repeat(c.size, 1)), columns
+    rows = torch.arange(c.size) if classes is None else torch.as_tensor(classes, dtype=torch.long)
+    codes[c.name] = rows.repeat_interleave(columns)
+    return model.generate(len(rows) * columns, codes=codes, z=z.repeat(len(rows), 1)), columns
 
 
 def continuous_traversal(model, code: str, values: torch.Tensor, z: torch.Tensor | None = None,
@@ -83,12 +85,14 @@ def continuous_traversal(model, code: str, values: torch.Tensor, z: torch.Tensor
     return model.generate(rows * cols, codes=codes, z=z.repeat_interleave(cols, 0)), cols
 
 
-def traverse_code(model, name: str, seeds: list[int], values: torch.Tensor, fixed: dict | None = None):
-    """(images, nrow): a categorical code gets one row per class and one column per seed
-    (the paper's Fig. 2a); a continuous one gets one row per seed and one column per value."""
+def traverse_code(model, name: str, seeds: list[int], values: torch.Tensor, fixed: dict | None = None,
+                  classes: list[int] | None = None):
+    """(images, nrow): a categorical code gets one row per class (in `classes`' order where
+    given) and one column per seed (the paper's Fig. 2a); a continuous one gets one row per
+    seed and one column per value."""
     z = noise_for_seeds(model.spec, seeds)
     if model.spec.code(name).kind == "cat":
-        return category_grid(model, name, z=z, fixed=fixed)
+        return category_grid(model, name, z=z, fixed=fixed, classes=classes)
     return continuous_traversal(model, name, values, z=z, fixed=fixed)
 
 

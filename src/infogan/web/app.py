@@ -4,7 +4,8 @@
     GET  /api/spec       the model's codes (name, kind, classes and their labels, or value range) and limits
     POST /api/generate   {"seed": 0, "codes": {"c1": 3, "c2": 0.5}, "n": 1} -> image/png
     POST /api/traverse   {"code": "c2", "seeds": [0, 1, 2], "codes": {...}, "range": [-2, 2], "steps": 9}
-                         (range and steps: a continuous code only; a categorical one shows every class)
+                         (range and steps: a continuous code only; a categorical one shows every
+                         class, or those in "classes": [3, 0, ...], in that order)
                          -> image/png: every class against the seeds, or a continuous code's strip
     POST /api/infer      an image file as the body (Content-Type image/png, image/jpeg, ...)
                          -> {"codes": {"c1": {"class": 7, "probs": [...], "label": "digit 7"}, "c2": {"mean": 0.3}}}
@@ -59,6 +60,7 @@ class TraverseRequest(BaseModel):
     # a continuous code's values (default -2..2 in 9 steps); a categorical code shows every class
     range: tuple[float, float] | None = None
     steps: int | None = Field(None, ge=2, le=MAX_STEPS)
+    classes: list[int] | None = Field(None, min_length=1)  # a categorical code's rows, in this order
 
 
 def error(message: str, status: int = 400) -> JSONResponse:
@@ -145,6 +147,11 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
             if code.kind == "cat" and (req.range is not None or req.steps is not None):
                 raise SpecError(f"code {code.name!r} is categorical: its traversal shows every class, "
                                 "so range and steps are for continuous codes only")
+            if req.classes is not None and code.kind != "cat":
+                raise SpecError(f"classes are for a categorical code; {code.name!r} is continuous")
+            if req.classes is not None and not (len(set(req.classes)) == len(req.classes)
+                                                and all(0 <= k < code.size for k in req.classes)):
+                raise SpecError(f"classes must be distinct class indices 0..{code.size - 1}")
             fixed = checked_codes(spec, {k: v for k, v in req.codes.items() if k != req.code})
             if not (abs(lo) <= CONT_VALUE_LIMIT and abs(hi) <= CONT_VALUE_LIMIT):
                 raise SpecError(f"range must lie in [-{CONT_VALUE_LIMIT:g}, {CONT_VALUE_LIMIT:g}]")
@@ -153,7 +160,8 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
         if any(not 0 <= s <= MAX_SEED for s in req.seeds):
             return error(f"seeds must be in 0..{MAX_SEED}", 422)
         with lock:
-            images, nrow = traverse_code(model, code.name, req.seeds, torch.linspace(lo, hi, req.steps or 9), fixed)
+            images, nrow = traverse_code(model, code.name, req.seeds, torch.linspace(lo, hi, req.steps or 9), fixed,
+                                           req.classes)
         return png(images, nrow)
 
     @app.post("/api/infer")
