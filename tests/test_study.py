@@ -2,7 +2,13 @@
 
 import dataclasses
 import json
+import os
+import re
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -230,3 +236,54 @@ def test_sweep_from_python_takes_a_seed_list_as_the_command_line_writes_it(fake_
     for bad in (["0"], [0.5], [-1]):
         with pytest.raises(InfoGANError, match="seeds must be whole numbers"):
             study.sweep("tiny", bad, **common)
+
+
+def test_a_signal_to_a_parallel_sweep_stops_each_seed_with_a_checkpoint(cli_process, fake_mnist, tmp_path):
+    # was: SIGTERM killed the sweep alone and its seeds trained on, orphaned; Ctrl-C reached the seeds
+    # from the terminal and again from the sweep, a second signal that killed them before they saved
+    worker = Path(cli_process[1])  # its seeds' processes must see the fabricated dataset too
+    worker.write_text(worker.read_text().replace(
+        "sys.exit(main(", "from infogan import study\nstudy.WORKER = [sys.executable, __file__]\nsys.exit(main("))
+    out = tmp_path / "sweep"
+    cmd = [*cli_process, "sweep", "--preset", "tiny", "--seeds", "0-1", "--jobs", "2", "--threads", "1",
+           "--max-steps", "100000", "--ckpt-every", "100000", "--ckpt-minutes", "0", "--data-dir", str(fake_mnist),
+           "--out", str(out), "--no-progress"]
+    logs = [out / f"tiny-seed{s}.log" for s in (0, 1)]
+
+    def last_step(seed_dir):
+        rows = (seed_dir / "stats.jsonl").read_text().splitlines() if (seed_dir / "stats.jsonl").is_file() else []
+        return json.loads(rows[-1])["step"] if rows and rows[-1].endswith("}") else 0
+
+    def stop(send, signum, past=(0, 0)):
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not all(last_step(out / log.stem) > step for log, step in zip(logs, past)):  # both in their loops
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        send(proc)
+        _, err = proc.communicate(timeout=120)
+        name = signal.Signals(signum).name
+        if signum == signal.SIGKILL:  # the sweep said nothing; its seeds, left without it, sent themselves a SIGTERM
+            name = "SIGTERM"
+            deadline = time.monotonic() + 120
+            while not all("checkpoint saved" in log.read_text() for log in logs):
+                assert time.monotonic() < deadline, [log.read_text() for log in logs]
+                time.sleep(0.1)
+        else:
+            assert proc.returncode == 128 + signum and f"stopped by {name}: the seeds in training saved" in err, err
+        steps = []
+        for log in logs:
+            said = re.search(rf"stopped by {name} at step (\d+) of 100000; checkpoint saved", log.read_text())
+            assert said, log.read_text()
+            steps.append(int(said.group(1)))
+            assert (out / log.stem / "checkpoints" / f"checkpoint-{steps[-1]:06d}").is_dir()
+        return steps
+
+    first = stop(lambda p: p.send_signal(signal.SIGTERM), signal.SIGTERM)  # SIGTERM to the sweep alone
+    # the same command goes on from those checkpoints; Ctrl-C, to the terminal's process group, stops it again
+    second = stop(lambda p: os.killpg(p.pid, signal.SIGINT), signal.SIGINT, past=first)
+    assert all(f"resuming from checkpoint-{a:06d}" in log.read_text() for a, log in zip(first, logs))
+    assert all(b > a for a, b in zip(first, second))
+    # the sweep killed outright: its seeds do not train on, orphaned
+    third = stop(lambda p: p.send_signal(signal.SIGKILL), signal.SIGKILL, past=second)
+    assert all(c > b for b, c in zip(second, third))

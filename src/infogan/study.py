@@ -15,14 +15,16 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from .config import LENGTH, TrainConfig, first_difference, options, resolve
-from .errors import InfoGANError
+from .errors import InfoGANError, Stopped
 from .latent import MAX_SEED, LatentSpec, parse_seeds
 from .metrics import METRICS
 from .run import Run
@@ -197,18 +199,34 @@ class SweepProgress:
 
 def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, threads: int | None,
                        overrides: dict, progress: bool = True) -> None:
-    """Train pending seeds jobs at a time, each as `infogan sweep --seeds N` in a subprocess."""
+    """Train pending seeds jobs at a time, each as `infogan sweep --seeds N` in a subprocess.
+
+    The seeds run in sessions of their own, so a Ctrl-C or SIGTERM reaches them once, from
+    here: each finishes its step, saves a checkpoint and exits, no new seed starts, and the
+    sweep says how to go on (a second signal stops them at once, as it stops `train`). Were the
+    terminal's Ctrl-C to reach them too, the one passed on would be their second. If this
+    process dies without a word (SIGKILL), each sends itself a SIGTERM (end_with_parent)."""
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
-    pending, running, failed = list(seeds), {}, []
+    pending, running, failed, received = list(seeds), {}, [], []
     shown = SweepProgress([seed_run(out, preset, s) for s in seeds], progress)
+
+    def pass_on(signum, frame):
+        received.append(signum)
+        for proc, _ in running.values():
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    here = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, pass_on) for s in (signal.SIGINT, signal.SIGTERM)} if here else {}
     try:
         while pending or running:
-            while pending and len(running) < jobs:
+            while pending and len(running) < jobs and not received:
                 seed = pending.pop(0)
                 cmd = [*WORKER, "sweep", "--preset", preset, "--seeds", str(seed), "--out", str(out),
                        "--threads", str(threads), "--no-progress", "--jobs", "1", *option_words(overrides)]
                 log = open(seed_run(out, preset, seed).path.with_suffix(".log"), "w")
-                running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+                running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                                  env={**os.environ, PARENT_ENV: str(os.getpid())}), log)
                 shown.bar.write(f"seed {seed}: training in the background (log: {log.name})")
             time.sleep(1)
             shown.update()
@@ -216,16 +234,42 @@ def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, thre
                 if proc.poll() is not None:
                     log.close()
                     del running[seed]
-                    if proc.returncode != 0:
+                    if proc.returncode != 0 and not received:
                         failed.append(seed)
-    finally:  # interrupted: stop the seeds still training (their finished checkpoints stay) and close their logs
+    finally:  # an error here: stop the seeds still training (their finished checkpoints stay) and close their logs
         shown.close()
+        for s, h in previous.items():
+            signal.signal(s, h)
         for proc, log in running.values():
-            proc.terminate()
+            if proc.poll() is None:
+                proc.terminate()
             proc.wait()
             log.close()
+    if received:
+        raise Stopped(f"stopped by {signal.Signals(received[0]).name}: the seeds in training saved a checkpoint "
+                      "each; the same command goes on from them", 128 + received[0])
     if failed:
         raise InfoGANError(f"seeds {failed} failed; see their logs in {out}")
+
+
+PARENT_ENV = "INFOGAN_SWEEP_PARENT"  # set in a --jobs seed's process: the sweep's pid
+
+
+def end_with_parent() -> None:
+    """In a --jobs seed's process: a SIGTERM to itself, once, when the sweep that started it has
+    died (its parent changes), so that a sweep killed outright does not leave its seeds training
+    on their own. (Linux's PR_SET_PDEATHSIG was tried: it signals once per exiting thread of a
+    multithreaded parent, and a second SIGTERM stops a run at once, without its checkpoint.)"""
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent is None:
+        return
+
+    def watch():
+        while os.getppid() == int(parent):
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="infogan-sweep-parent", daemon=True).start()
 
 
 SELECTIONS = {"centrality": "ModelCentrality", "consistency": "Q's consistency on real images",
@@ -287,6 +331,7 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     labels (selection.py)."""
     from .trainer import train
 
+    end_with_parent()  # (a seed of a --jobs sweep)
     seeds_text = seeds if isinstance(seeds, str) else None  # the recorded command says it as it was given
     seeds = list(parse_seeds(seeds) if isinstance(seeds, str) else seeds)
     if not all(isinstance(s, numbers.Integral) and 0 <= s <= MAX_SEED for s in seeds):  # (numpy's ints too)
