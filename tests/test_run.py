@@ -20,6 +20,24 @@ def test_names_carry_the_options_that_make_a_different_run():
     assert name_for(resolve("mnist-paper", {"invariance": 0.0})) == "mnist-paper"  # the preset's own value
 
 
+def test_options_from_python_are_of_their_type(tmp_path):
+    import numpy as np
+
+    from infogan import train
+
+    # train(epochs="3") was a TypeError from a comparison in validate(), a traceback
+    for bad, message in (({"epochs": "3"}, "--epochs takes a whole number, not '3'"),
+                         ({"epochs": 2.0}, "--epochs takes a whole number, not 2.0"),
+                         ({"lr_d": True}, "--lr-d takes a number, not True"),
+                         ({"latent": 5}, "--latent takes a string, not 5")):
+        with pytest.raises(InfoGANError, match=message):
+            train("tiny", outdir=tmp_path, **bad)
+    assert not any(tmp_path.iterdir())  # refused before a run folder was made
+    cfg = resolve("tiny", {"epochs": np.int64(2), "lr_d": np.float32(0.5), "width": 1})  # numpy's numbers and
+    assert (type(cfg.epochs), type(cfg.lr_d), type(cfg.width)) == (int, float, float)  # an int for a float are fine
+    json.dumps(cfg.to_dict())  # (config.json cannot hold numpy's)
+
+
 def test_create_numbers_runs_and_latest_needs_a_checkpoint(tmp_path):
     a = Run.create(tmp_path, resolve("tiny"))
     b = Run.create(tmp_path, resolve("tiny", {"seed": 2}))

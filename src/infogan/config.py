@@ -14,6 +14,8 @@ Each option is declared once, here, with its help text and its group; the comman
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import os
 from dataclasses import dataclass, field
 
 from .errors import InfoGANError
@@ -289,12 +291,30 @@ def resolve(preset: str, overrides: dict | None = None) -> TrainConfig:
     if preset not in PRESETS:
         raise InfoGANError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     values = {**PRESETS[preset].overrides, "preset": preset}
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values.update({k: of_its_type(k, v) for k, v in (overrides or {}).items() if v is not None})
     if values.get("latent") is None:  # folder data: codes chosen from the resolution
         values["latent"] = FOLDER_LATENT.get(values.get("image_size", 64), FOLDER_LATENT[64])
     cfg = TrainConfig(**values)
     validate(cfg)
     return cfg
+
+
+KINDS = {"int": (numbers.Integral, int, "a whole number"), "float": (numbers.Real, float, "a number"),
+         "str": ((str, os.PathLike), lambda v: str(os.fspath(v)), "a string"),  # (outdir=Path(...))
+         "bool": (bool, bool, "True or False")}
+
+
+def of_its_type(name: str, value):
+    """An option's value as its field's type (numpy's numbers as Python's, which config.json can
+    hold); a value of another type is an InfoGANError. The command line's are typed by argparse;
+    the Python API's (train(epochs="3")) reached a comparison in validate() as a TypeError."""
+    f = TrainConfig.__dataclass_fields__.get(name)
+    if f is None:
+        return value  # (an unknown option is named by the caller)
+    kind, cast, words = KINDS[str(f.type).removesuffix(" | None")]
+    if not isinstance(value, kind) or (isinstance(value, bool) and cast is not bool):
+        raise InfoGANError(f"--{name.replace('_', '-')} takes {words}, not {value!r}")
+    return cast(value)
 
 
 def real_image_terms_on(cfg: TrainConfig) -> bool:
