@@ -228,6 +228,8 @@ def _train_in_parallel(preset: str, seeds: list[int], out: Path, jobs: int, thre
                 running[seed] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                                   env={**os.environ, PARENT_ENV: str(os.getpid())}), log)
                 shown.bar.write(f"seed {seed}: training in the background (log: {log.name})")
+                if received:  # (a signal came while it was being started)
+                    running[seed][0].send_signal(received[0])
             time.sleep(1)
             shown.update()
             for seed, (proc, log) in list(running.items()):
@@ -258,8 +260,9 @@ PARENT_ENV = "INFOGAN_SWEEP_PARENT"  # set in a --jobs seed's process: the sweep
 def end_with_parent() -> None:
     """In a --jobs seed's process: a SIGTERM to itself, once, when the sweep that started it has
     died (its parent changes), so that a sweep killed outright does not leave its seeds training
-    on their own. (Linux's PR_SET_PDEATHSIG was tried: it signals once per exiting thread of a
-    multithreaded parent, and a second SIGTERM stops a run at once, without its checkpoint.)"""
+    on their own. (Linux's PR_SET_PDEATHSIG was tried: in the test a seed often died at once,
+    without its checkpoint, as a run does at a second signal; the kernel sends it as threads of
+    the parent exit, and the sweep has several.)"""
     parent = os.environ.pop(PARENT_ENV, None)
     if parent is None:
         return
