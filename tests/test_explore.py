@@ -21,6 +21,10 @@ def test_sample_grid_with_fixed_codes(model_dir, tmp_path):
     assert main(["sample", str(model_dir), "--n", "16", "--code", "c1=3", "--code", "c2=0.5", "--out", str(out)]) == 0
     img = Image.open(out)
     assert img.size == (2 * (4 * 30 + 2), 2 * (4 * 30 + 2))  # 4x4 grid of 28px + 2px padding, scaled 2x
+    # --fix, as traverse and interpolate name it, is the same flag
+    assert main(["sample", str(model_dir), "--n", "16", "--fix", "c1=3", "--code", "c2=0.5",
+                 "--out", str(out.with_name("f.png"))]) == 0
+    assert out.read_bytes() == out.with_name("f.png").read_bytes()
 
 
 def test_traverse_writes_paper_style_grids_and_gifs(model_dir, tmp_path):

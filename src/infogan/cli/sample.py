@@ -14,7 +14,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="write a grid of generated images")
     p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--n", type=int, default=64, help="how many images (default 64)")
-    p.add_argument("--code", action="append", metavar="NAME=VALUE", help="fix a code, e.g. c1=3 or c2=0.5 (repeatable)")
+    # (--fix as well: the name traverse and interpolate give it)
+    p.add_argument("--code", "--fix", dest="code", action="append", metavar="NAME=VALUE",
+                   help="fix a code, e.g. c1=3 or c2=0.5 (repeatable; --fix is the same)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise and the free codes (default 0)")
     p.add_argument("--nrow", type=int, help="images per row (default: square)")
     p.add_argument("--out", default="samples.png", help="the image file to write (default samples.png)")
