@@ -11,7 +11,9 @@ from PIL import Image
 
 from infogan import InfoGAN, data
 from infogan.cli import main
+from infogan.errors import DataError
 from infogan.export import EncoderExport
+from infogan.infer import read_images
 
 from .conftest import SHARED_MNIST
 
@@ -128,3 +130,5 @@ def test_infer_can_leave_unreadable_images_out(run_dir, test_images, tmp_path, c
         (tmp_path / "p" / f).unlink()
     assert main(["infer", str(run_dir), str(tmp_path / "p"), "--bad-images", "skip"]) == 2
     assert "none of the 1 images" in capsys.readouterr().err
+    with pytest.raises(DataError, match="none of the 1 images"):  # without a list to hear of them too
+        read_images([tmp_path / "p"], 28, 1, bad_images="skip")

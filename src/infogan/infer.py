@@ -30,6 +30,7 @@ def read_images(sources: list[str | Path], size: int, channels: int, invert: boo
     bad_images: an unreadable image stops the read ("error") or is left out ("skip") and its
     name appended to `skipped`."""
     names, arrays = [], []
+    skipped = [] if skipped is None else skipped  # (the "none could be read" message counts them either way)
 
     def read(name: str, blob: bytes) -> None:
         try:
@@ -37,8 +38,7 @@ def read_images(sources: list[str | Path], size: int, channels: int, invert: boo
         except DataError as e:
             if bad_images == "error":
                 raise DataError(f"{e}; use --bad-images skip to leave it out") from None
-            if skipped is not None:
-                skipped.append(name)
+            skipped.append(name)
             return
         names.append(name)
 
