@@ -184,6 +184,12 @@ def test_a_file_where_a_folder_goes_is_named(fake_mnist, tmp_path, capsys):
     assert (tmp_path / "runs").read_text() == "not a folder"
 
 
+def test_an_os_error_names_its_path_in_the_os_words(fake_mnist, tmp_path, capsys):
+    # Python's own words were "[Errno 2] No such file or directory: '/proc/infogan-runs'"
+    assert train(fake_mnist, "/proc/infogan-runs", "--max-steps", "1", "--no-eval") == 1
+    assert capsys.readouterr().err == "infogan: error: /proc/infogan-runs: No such file or directory\n"
+
+
 def test_resuming_a_finished_run_does_nothing_unless_it_is_made_longer(fake_mnist, tmp_path, capsys):
     assert train(fake_mnist, tmp_path, "--max-steps", "4", "--ckpt-every", "2") == 0
     run = tmp_path / "00000-tiny"

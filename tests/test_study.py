@@ -148,8 +148,9 @@ def test_sweep_tabulates_every_seed(fake_mnist, tmp_path, capsys):
     config = json.loads((out / "tiny-seed0" / "config.json").read_text())
     del config["erase_start"]
     (out / "tiny-seed0" / "config.json").write_text(json.dumps(config))
+    # (--outdir, train's name for it, is the same folder)
     assert main(["sweep", "--preset", "tiny", "--seeds", "0-1", "--max-steps", "4", "--data-dir", str(fake_mnist),
-                 "--out", str(out), "--no-progress"]) == 0
+                 "--outdir", str(out), "--no-progress"]) == 0
     assert (out / "tiny-seed0" / "metrics.json").stat().st_mtime == before
     # ... and refuses them, in one line, when they were trained with other options
     capsys.readouterr()

@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def os_error_message(e: OSError) -> str:
-    """The OS's message, or, where a file stands where a folder must be made ("[Errno 17] File
-    exists" from mkdir, "Not a directory" below a file), which file is in the way."""
+    """The OS's words for the path ("/proc/x: No such file or directory", not Python's "[Errno 2] No
+    such file or directory: '/proc/x'"), or, where a file stands where a folder must be made
+    ("File exists" from mkdir, "Not a directory" below a file), which file is in the way."""
     if e.errno in (errno.EEXIST, errno.ENOTDIR) and e.filename:
         path = Path(e.filename)
         blocker = next((p for p in [path, *path.parents] if p.is_file()), None)
@@ -61,4 +62,6 @@ def os_error_message(e: OSError) -> str:
             return f"{path} is a file; a folder is needed there"
         if blocker is not None:
             return f"{blocker} is a file, so no folder can be made below it ({path})"
-    return str(e)
+    if e.strerror and e.filename:
+        return f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") + f": {e.strerror}"
+    return e.strerror or str(e)

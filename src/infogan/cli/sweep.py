@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", default="mnist", help="the preset every seed trains (default mnist)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 1,5,7 (default 0-4)")
     p.add_argument("--jobs", type=int, default=1, help="seeds trained at once, each in its own process (default 1)")
-    p.add_argument("--out", default="sweeps", help="folder for the runs and the table")
+    # (--outdir too: train's name for where runs go, which a user carries over)
+    p.add_argument("--out", "--outdir", default="sweeps", help="folder for the runs and the table (default sweeps)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--select", choices=["centrality", "consistency", "agreement"],
                    help="pick one seed's model without labels: centrality = ModelCentrality (InfoGAN-CR), the "
