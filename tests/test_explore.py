@@ -49,6 +49,9 @@ def test_interpolate(model_dir, tmp_path):
     (["sample", "MODEL", "--code", "c1=10"], "takes class indices 0..9, got 10"),
     (["sample", "MODEL", "--code", "c1=1", "--code", "c1=2", "--out", "TMP/s.png"], "c1 is already fixed to 1; give each code once"),  # the last won
     (["sample", "MODEL", "--code", "c2=1e9"], "takes values in [-10, 10], got 1e+09"),
+    (["traverse", "MODEL", "--code", "c2", "--fix", "c3=abc"], "--fix 'c3=abc': c3 takes a number"),  # named --code, sample's flag
+    (["interpolate", "MODEL", "--fix", "c1"], "--fix 'c1': expected NAME=VALUE"),
+    (["sample", "MODEL", "--fix", "c1=x"], "--code 'c1=x': c1 takes a class index"),  # (sample's --fix is its --code)
     (["traverse", "MODEL", "--range=-100:100:5", "--out", "TMP"], "START and STOP must lie in [-10, 10]"),  # after c1's picture
     (["sample", "MODEL", "--n", "0"], "--n must be"),
     (["sample", "MODEL", "--seed", "99999999999999999999"], "--seed must be in 0..2147483647"),  # was a traceback

@@ -93,20 +93,21 @@ def parse_range(text: str) -> tuple[float, float, int]:
     return start, stop, count
 
 
-def parse_codes(model: InfoGAN, pairs: list[str] | None) -> dict:
-    """['c1=3', 'c2=0.5'] -> {'c1': 3, 'c2': 0.5}, checked against the model's spec."""
+def parse_codes(model: InfoGAN, pairs: list[str] | None, flag: str = "--fix") -> dict:
+    """['c1=3', 'c2=0.5'] -> {'c1': 3, 'c2': 0.5}, checked against the model's spec; the errors
+    name the command's flag (sample's --code, traverse's and interpolate's --fix)."""
     codes = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise SpecError(f"--code {pair!r}: expected NAME=VALUE, e.g. c1=3 or c2=0.5")
+            raise SpecError(f"{flag} {pair!r}: expected NAME=VALUE, e.g. c1=3 or c2=0.5")
         code = model.spec.code(name.strip())
         if code.name in codes:  # (which one was meant? the last silently won)
-            raise SpecError(f"--code {pair!r}: {code.name} is already fixed to {codes[code.name]:g}; give each code once")
+            raise SpecError(f"{flag} {pair!r}: {code.name} is already fixed to {codes[code.name]:g}; give each code once")
         try:
             codes[code.name] = int(value) if code.kind == "cat" else float(value)
         except ValueError:
             kind = "a class index" if code.kind == "cat" else "a number"
-            raise SpecError(f"--code {pair!r}: {code.name} takes {kind}") from None
+            raise SpecError(f"{flag} {pair!r}: {code.name} takes {kind}") from None
     model.spec.check_values(codes)
     return codes

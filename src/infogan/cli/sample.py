@@ -35,7 +35,7 @@ def run(args) -> int:
         raise SpecError(f"--seed must be in 0..{MAX_SEED}")
     image_file(args.out)
     model = load_model(args.model)
-    images = model.generate(args.n, codes=parse_codes(model, args.code), seed=args.seed)
+    images = model.generate(args.n, codes=parse_codes(model, args.code, flag="--code"), seed=args.seed)
     nrow = args.nrow if args.nrow is not None else math.ceil(math.sqrt(args.n))
     print(viz.save_grid(images, args.out, nrow))
     return 0
