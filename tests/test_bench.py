@@ -455,3 +455,46 @@ def test_fashion_tops_ink_reads_the_other_categorical_codes(tmp_path, fake_mnist
     # each class's test images are spread over the code's two values; a category may hold none
     assert all(abs(sum(r) - 1) < 0.01 for r, n in zip(by_class, torch.bincount(labels, minlength=10)) if n)
     assert all(abs(sum(r) - 1) < 0.01 or sum(r) == 0 for r in by_category)
+
+
+def test_fresh_heads_probe_splits_a_toy_and_chooses_by_its_loss(tmp_path, fake_mnist, capsys):
+    from types import SimpleNamespace
+
+    from infogan import InfoGAN
+    from infogan.metrics.clustering import cluster_scores
+    from infogan.refine import cosine_nearest
+
+    probe = _load("fresh_heads_probe")
+    # two clusters whose neighbours lie in their own cluster: fresh heads of every kind learn the split,
+    # and a head that fell into one category for all (the loss's entropy term unmet) loses the choice
+    torch.manual_seed(0)
+    model = InfoGAN("z8,cat2,cont1", width=0.125)
+    width = model.D.q_head[0].in_features
+    side = torch.randn(width)
+    feats = torch.cat([side + 0.3 * torch.randn(200, width), -side + 0.3 * torch.randn(200, width)])
+    truth = torch.arange(400) // 200
+    near = cosine_nearest(feats, feats, 5, exclude_self=True)
+    cols = model.spec.q_slices["c1"]
+    q_before = model.D.q_head.eval()(feats).detach()
+    args = SimpleNamespace(heads=2, steps=100, batch=64, lr=1e-2, entropy=5.0, seed=0)
+    for kind, cat in [("mlp", slice(None)), ("linear", slice(None)), ("q", cols)]:
+        heads, losses = probe.train_heads(kind, feats, near, 2, cat, model.D.q_head, q_before, args)
+        with torch.no_grad():
+            pred = heads[0](feats)[:, cat].argmax(1)
+        assert cluster_scores(pred.numpy(), truth.numpy(), 2)["accuracy"] == 1.0, kind
+    one_category = torch.nn.Linear(width, 2)
+    with torch.no_grad():
+        one_category.weight.zero_()
+        one_category.bias.copy_(torch.tensor([5.0, -5.0]))
+    pairs = feats[:100], feats[near[:100, 0]]
+    assert probe.scan_loss(one_category, *pairs, 5.0, slice(None)) > probe.scan_loss(heads[0], *pairs, 5.0, cols)
+    assert all(p.grad is None for p in model.D.parameters())  # the model's own head is not touched
+    # end to end on a tiny model: one JSON line per run, every accuracy in [0, 1], the chosen head the lowest-loss one
+    model.save_pretrained(tmp_path / "model")
+    assert probe.main([str(tmp_path / "model"), "--dataset", "mnist", "--data-dir", str(fake_mnist), "--kinds",
+                       "q,mlp", "--heads", "2", "--neighbours", "3", "--steps", "5", "--batch", "8"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert 0 <= r["q_accuracy"] <= 1
+    for kind in ("q", "mlp"):
+        assert all(0 <= a <= 1 for a in r[kind]["head_accuracies"]) and len(r[kind]["head_losses"]) == 2
+        assert r[kind]["chosen_head"] == min(range(2), key=r[kind]["head_losses"].__getitem__)
