@@ -132,6 +132,8 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
      "--no-eval leaves it nothing to tabulate"),
     (["baseline", "--out", "result.txt", "--data-dir", "/nonexistent-dir"], "--out result.txt: the file must end in .json"),
     (["baseline", "--epochs", "0", "--data-dir", "/nonexistent-dir"], "--epochs must be >= 1"),
+    (["baseline", "--preset", "dsprites"],  # it tried to download dSprites, then said the split was missing
+     "the baseline learns class labels and is measured on a test split: dsprites has no class labels"),
     (["bench", "--steps", "0"], "--steps, --repeats, --peak-size and --threads must be >= 1"),
     (["bench", "--threads", "0", *QUICK_BENCH], "--steps, --repeats, --peak-size and --threads must be >= 1"),
     (["bench", "--scaling", "32,1", *QUICK_BENCH], "--scaling's batch sizes must be >= 2"),

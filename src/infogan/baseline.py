@@ -16,6 +16,7 @@ import torch
 
 from . import data
 from .config import resolve
+from .errors import InfoGANError
 from .metrics.quality import fit_supervised
 from .model import q_outputs
 from .nets import build, family, init_weights
@@ -36,6 +37,12 @@ def baseline(preset: str = "mnist", *, epochs: int = 2, progress: bool = True, *
     """Train the preset's encoder with labels (overrides: TrainConfig options such as seed,
     batch_size, width, data_dir) and measure it on the test split."""
     cfg = resolve(preset, {**overrides, "epochs": epochs})  # validated as a training run's: --epochs >= 1 too
+    dataset = data.get(cfg.dataset)
+    if not dataset.labelled or "test" not in dataset.splits:  # (before any download or decoding)
+        usable = [d.name for d in data.DATASETS.values() if d.labelled and "test" in d.splits]
+        raise InfoGANError(f"the baseline learns class labels and is measured on a test split: {cfg.dataset} has "
+                           f"{'no class labels' if not dataset.labelled else 'no test split'} "
+                           f"(datasets with both: {', '.join(usable)})")
     x, y = data.load(cfg.dataset, "train", cfg.data_dir)
     xt, yt = data.load(cfg.dataset, "test", cfg.data_dir)
     net = train_baseline(cfg, x, y, epochs, progress)
