@@ -227,6 +227,18 @@ def test_a_resume_from_an_earlier_checkpoint_sets_the_later_history_aside(fake_m
     assert main([*TINY, "--resume", str(aside / "checkpoint-000020"), "--data-dir", str(fake_mnist)]) == 2
     assert "a history this run left when it was resumed from an earlier checkpoint" in capsys.readouterr().err
     assert main(["evaluate", str(aside / "checkpoint-000020"), "--data-dir", str(fake_mnist)]) == 0
+    # a branch sets aside the other history's checkpoints between its start and its first save (they stayed
+    # among its own and the pruning deleted the branch's start, checkpoint-000010) and at its first save's
+    # step (replaced, as a rollback's re-save replaces its own, while the message said it was kept)
+    capsys.readouterr()
+    assert main([*TINY, "--resume", str(run.checkpoints_dir / "checkpoint-000010"), "--max-steps", "20",
+                 "--data-dir", str(fake_mnist), "--no-eval"]) == 0
+    assert "checkpoint-000011 is past checkpoint-000010" in capsys.readouterr().out
+    assert main([*TINY, "--resume", str(run.checkpoints_dir / "checkpoint-000010"), "--max-steps", "15",
+                 "--data-dir", str(fake_mnist), "--no-eval"]) == 0
+    assert [p.name for p in run.checkpoints()] == ["checkpoint-000010", "checkpoint-000015"]
+    steps = sorted(checkpoint.verify(p)["step"] for p in aside.iterdir())
+    assert steps == [11, 12, 15, 15, 20, 20]  # both histories' step 15, and the 20-step branch's own 20
 
 
 def test_interrupted_runs_say_how_to_resume(monkeypatch, capsys):

@@ -9,8 +9,10 @@
 fsynced, and renamed into place (files.publish), so an interrupted save never leaves a
 half-written checkpoint where a finished one was, and a crash right after a save keeps it.
 verify() checks a checkpoint against its SHA-256; latest_valid() skips newer ones that fail.
-The last `keep` are kept. A run resumed from an earlier checkpoint moves the later ones, another
-history, into checkpoints/superseded/ when it saves its first (set_aside_later).
+The last `keep` are kept. A run resumed from an earlier checkpoint moves all the later ones, another
+history, into checkpoints/superseded/ before it saves its first (set_aside_later; the trainer
+calls it with the step it resumed from, so that the other history's checkpoints between that step
+and the first save, or at the first save's step, are neither pruned nor replaced).
 """
 
 from __future__ import annotations
@@ -113,7 +115,6 @@ def save(ckdir: Path, step: int, model, opt_d, opt_g, state: dict[str, torch.Ten
         shutil.rmtree(tmp, ignore_errors=True)  # never a half-written checkpoint; the older ones stay
         raise
     shutil.rmtree(ckdir / f".old-{final.name}", ignore_errors=True)
-    set_aside_later(ckdir, step)
     for old in list_checkpoints(ckdir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
