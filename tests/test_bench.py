@@ -357,8 +357,21 @@ def test_generator_modes_describes_each_code_and_the_sevens(tmp_path, fake_mnist
     assert 0 <= r["fresh_on_fakes_accuracy"] <= 1 and 0 <= r["pixels"]["accuracy_of_the_10_nearest_drawings_vote"] <= 1
 
 
-def test_neighbour_probe_finds_neighbours_and_its_stage_learns_a_toy_split(tmp_path, fake_mnist, capsys):
+def _two_clusters():
+    """A tiny model (Cat(2)), and 400 trunk-wide features in two clusters of 200 with their true
+    cluster and each one's 5 nearest by cosine."""
     from infogan import InfoGAN
+    from infogan.refine import cosine_nearest
+
+    torch.manual_seed(0)
+    model = InfoGAN("z8,cat2,cont1", width=0.125)
+    width = model.D.q_head[0].in_features
+    side = torch.randn(width)
+    feats = torch.cat([side + 0.3 * torch.randn(200, width), -side + 0.3 * torch.randn(200, width)])
+    return model, feats, torch.arange(400) // 200, cosine_nearest(feats, feats, 5, exclude_self=True)
+
+
+def test_neighbour_probe_finds_neighbours_and_its_stage_learns_a_toy_split(tmp_path, fake_mnist, capsys):
     from infogan.metrics.clustering import cluster_scores
     from infogan.refine import cosine_nearest
 
@@ -369,13 +382,7 @@ def test_neighbour_probe_finds_neighbours_and_its_stage_learns_a_toy_split(tmp_p
     assert cosine_nearest(f[:1], f, 1).tolist() == [[0]]
     # the stage: two clusters of features whose neighbours lie in their own cluster; Q's head,
     # untrained, is taught to agree with the neighbours and comes to split the two clusters
-    torch.manual_seed(0)
-    model = InfoGAN("z8,cat2,cont1", width=0.125)
-    width = model.D.q_head[0].in_features
-    side = torch.randn(width)
-    feats = torch.cat([side + 0.3 * torch.randn(200, width), -side + 0.3 * torch.randn(200, width)])
-    truth = torch.arange(400) // 200
-    near = cosine_nearest(feats, feats, 5, exclude_self=True)
+    model, feats, truth, near = _two_clusters()
     assert (truth[near] == truth[:, None]).all()
     cols = model.spec.q_slices["c1"]
     head = probe.neighbour_stage(model.D, feats, near, cols, steps=200, batch=64, lr=1e-2, entropy_weight=2.0, seed=0)
@@ -460,20 +467,13 @@ def test_fashion_tops_ink_reads_the_other_categorical_codes(tmp_path, fake_mnist
 def test_fresh_heads_probe_splits_a_toy_and_chooses_by_its_loss(tmp_path, fake_mnist, capsys):
     from types import SimpleNamespace
 
-    from infogan import InfoGAN
     from infogan.metrics.clustering import cluster_scores
-    from infogan.refine import cosine_nearest
 
     probe = _load("fresh_heads_probe")
     # two clusters whose neighbours lie in their own cluster: fresh heads of every kind learn the split,
     # and a head that fell into one category for all (the loss's entropy term unmet) loses the choice
-    torch.manual_seed(0)
-    model = InfoGAN("z8,cat2,cont1", width=0.125)
-    width = model.D.q_head[0].in_features
-    side = torch.randn(width)
-    feats = torch.cat([side + 0.3 * torch.randn(200, width), -side + 0.3 * torch.randn(200, width)])
-    truth = torch.arange(400) // 200
-    near = cosine_nearest(feats, feats, 5, exclude_self=True)
+    model, feats, truth, near = _two_clusters()
+    width = feats.shape[1]
     cols = model.spec.q_slices["c1"]
     q_before = model.D.q_head.eval()(feats).detach()
     args = SimpleNamespace(heads=2, steps=100, batch=64, lr=1e-2, entropy=5.0, seed=0)
