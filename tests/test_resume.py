@@ -210,7 +210,8 @@ def test_a_resume_from_an_earlier_checkpoint_sets_the_later_history_aside(fake_m
     earlier = run.checkpoints_dir / "checkpoint-000010"
     capsys.readouterr()
     assert main([*TINY, "--resume", str(earlier), "--max-steps", "12", "--data-dir", str(fake_mnist)]) == 0
-    assert "checkpoint-000015, checkpoint-000020 are past checkpoint-000010" in capsys.readouterr().out
+    assert "checkpoint-000015, checkpoint-000020 are past checkpoint-000010, another history: moved to" in \
+        capsys.readouterr().out
     assert [p.name for p in run.checkpoints()] == ["checkpoint-000010", "checkpoint-000012"]
     aside = run.checkpoints_dir / "superseded"
     assert sorted(p.name for p in aside.iterdir()) == ["checkpoint-000015", "checkpoint-000020"]
@@ -239,6 +240,25 @@ def test_a_resume_from_an_earlier_checkpoint_sets_the_later_history_aside(fake_m
     assert [p.name for p in run.checkpoints()] == ["checkpoint-000010", "checkpoint-000015"]
     steps = sorted(checkpoint.verify(p)["step"] for p in aside.iterdir())
     assert steps == [11, 12, 15, 15, 20, 20]  # both histories' step 15, and the 20-step branch's own 20
+
+
+def test_a_branch_stopped_before_its_first_save_goes_on_from_its_start(fake_mnist, tmp_path, monkeypatch):
+    # the later checkpoints were set aside only at the branch's first save, while its log was cut back at
+    # once: a branch stopped before that save left --resume latest to go on from the other history's
+    # step 20 with that history's rows 11-20 gone from stats.jsonl
+    from infogan import trainer
+
+    assert train(fake_mnist, tmp_path, "--max-steps", "20", "--ckpt-every", "5") == 0
+    run = Run.numbered(tmp_path)[0]
+    with monkeypatch.context() as m:
+        m.setattr(trainer.Trainer, "run", lambda self, progress=True: (_ for _ in ()).throw(KeyboardInterrupt))
+        assert main([*TINY, "--resume", str(run.checkpoints_dir / "checkpoint-000010"),
+                     "--data-dir", str(fake_mnist)]) == 130
+    assert [p.name for p in run.checkpoints()] == ["checkpoint-000010"]
+    assert sorted(p.name for p in (run.checkpoints_dir / "superseded").iterdir()) == [
+        "checkpoint-000015", "checkpoint-000020"]
+    assert main([*TINY, "--resume", "latest", "--outdir", str(tmp_path), "--data-dir", str(fake_mnist)]) == 0
+    assert run.done_at() == 20 and stats_steps(tmp_path) == list(range(1, 21))
 
 
 def test_interrupted_runs_say_how_to_resume(monkeypatch, capsys):

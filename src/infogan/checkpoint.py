@@ -10,9 +10,8 @@ fsynced, and renamed into place (files.publish), so an interrupted save never le
 half-written checkpoint where a finished one was, and a crash right after a save keeps it.
 verify() checks a checkpoint against its SHA-256; latest_valid() skips newer ones that fail.
 The last `keep` are kept. A run resumed from an earlier checkpoint moves all the later ones, another
-history, into checkpoints/superseded/ before it saves its first (set_aside_later; the trainer
-calls it with the step it resumed from, so that the other history's checkpoints between that step
-and the first save, or at the first save's step, are neither pruned nor replaced).
+history, into checkpoints/superseded/ as it starts (set_aside_later, called by the trainer), so
+that its saves neither prune nor replace them.
 """
 
 from __future__ import annotations

@@ -63,13 +63,14 @@ class Trainer(Stepper):
                 raise InfoGANError(f"{resume_from.name} is at step {self.step}, past the {self.total_steps} steps of "
                                    "this --epochs/--max-steps: resume an earlier checkpoint, or give a length at least "
                                    "as long")
-        self.branched_from = None  # a resume from an earlier checkpoint: its step, until the later ones are set aside
         if self.group.main:
             truncate_stats(folder.stats_file, self.step)  # a restarted run logs each step once
+            # a branch: the later checkpoints go with the log rows just cut, at once (left until the first
+            # save, they were pruned or replaced by it, and a stop before it went back to their history)
             if resume_from is not None and (later := checkpoint.later_than(folder.checkpoints_dir, self.step)):
-                self.branched_from = self.step
+                checkpoint.set_aside_later(folder.checkpoints_dir, self.step)
                 print(f"infogan: {', '.join(p.name for p in later)} {'is' if len(later) == 1 else 'are'} past "
-                      f"{resume_from.name}, another history: its first checkpoint moves them to "
+                      f"{resume_from.name}, another history: moved to "
                       f"{folder.checkpoints_dir / checkpoint.SUPERSEDED} (kept, not resumed from)")
 
     # ------------------------------------------------------------------ checkpoints
@@ -99,19 +100,9 @@ class Trainer(Stepper):
         else:
             self.latent_gen.manual_seed(hash((self.cfg.seed, self.group.rank, self.step)) % 2**63)
 
-    def set_aside_other_history(self) -> None:
-        """After a resume from an earlier checkpoint, move the later ones (the history it left) into
-        checkpoints/superseded/ before the first save or rollback: a save at a step they also
-        have would otherwise replace theirs, as a rollback's re-save replaces its own, and a
-        rollback would go back into them."""
-        if self.branched_from is not None:
-            checkpoint.set_aside_later(self.folder.checkpoints_dir, self.branched_from)
-            self.branched_from = None
-
     def save_checkpoint(self) -> None:
         if self.check_finite():  # only a finite state is saved: every checkpoint is one to roll back to
             return  # rolled back instead (and saved there)
-        self.set_aside_other_history()
         state = {"latent": self.latent_gen.get_state(), **{f"sum.{k}": v for k, v in self.sums.items()}}
         modules, optimizers = self.extras()
         try:
@@ -158,7 +149,6 @@ class Trainer(Stepper):
     def rollback(self, problem: str) -> None:
         if self.rollbacks >= self.cfg.max_rollbacks:
             raise Diverged(f"{problem}; stopped after {self.rollbacks} rollbacks (--max-rollbacks)")
-        self.set_aside_other_history()
         ckpt = checkpoint.latest_valid(self.folder.checkpoints_dir, say=tqdm.write)
         if ckpt is None:
             raise Diverged(f"{problem}; no checkpoint to roll back to yet")
