@@ -124,10 +124,10 @@ def later_than(ckdir: Path, step: int) -> list[Path]:
     return [p for p in list_checkpoints(ckdir) if step_of(p) > step]
 
 
-def set_aside_later(ckdir: Path, step: int) -> None:
+def set_aside_later(ckdir: Path, step: int) -> list[Path]:
     """Move the checkpoints past step into ckdir/superseded/: a run resumed from an earlier
     checkpoint would otherwise be resumed, pruned and marked done by the history it left
-    (they are kept, as the user's work, but no longer read)."""
+    (they are kept, as the user's work, but no longer read). Returns where they were."""
     later = later_than(ckdir, step)
     for p in later:
         aside = ckdir / SUPERSEDED / p.name
@@ -139,6 +139,7 @@ def set_aside_later(ckdir: Path, step: int) -> None:
         os.replace(p, aside)
     if later:
         fsync_dir(ckdir)
+    return later
 
 
 def is_checkpoint(path: str | Path) -> bool:

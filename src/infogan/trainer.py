@@ -67,8 +67,7 @@ class Trainer(Stepper):
             truncate_stats(folder.stats_file, self.step)  # a restarted run logs each step once
             # a branch: the later checkpoints go with the log rows just cut, at once (left until the first
             # save, they were pruned or replaced by it, and a stop before it went back to their history)
-            if resume_from is not None and (later := checkpoint.later_than(folder.checkpoints_dir, self.step)):
-                checkpoint.set_aside_later(folder.checkpoints_dir, self.step)
+            if resume_from is not None and (later := checkpoint.set_aside_later(folder.checkpoints_dir, self.step)):
                 print(f"infogan: {', '.join(p.name for p in later)} {'is' if len(later) == 1 else 'are'} past "
                       f"{resume_from.name}, another history: moved to "
                       f"{folder.checkpoints_dir / checkpoint.SUPERSEDED} (kept, not resumed from)")
