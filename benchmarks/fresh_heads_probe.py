@@ -35,30 +35,39 @@ import torch.nn.functional as F
 
 from infogan import InfoGAN, data
 from infogan.metrics.clustering import cluster_scores
+from infogan.neighbours import neighbour_loss, neighbour_pairs
 from infogan.refine import cosine_nearest, other_columns, trunk_and_q
 
 
-def fresh_head(kind: str, width: int, classes: int, q_head: torch.nn.Module) -> torch.nn.Module:
-    if kind == "q":
-        head = copy.deepcopy(q_head)
-        for m in head.modules():
-            if m is not head and hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-        return head.requires_grad_(True).train()
-    if kind == "mlp":
-        return torch.nn.Sequential(torch.nn.Linear(width, 512), torch.nn.BatchNorm1d(512), torch.nn.ReLU(),
-                                   torch.nn.Linear(512, classes))
-    if kind == "linear":
-        return torch.nn.Sequential(torch.nn.BatchNorm1d(width), torch.nn.Linear(width, classes))
-    raise SystemExit(f"unknown head kind {kind!r} (mlp, q, linear)")
+def redrawn(q_head: torch.nn.Module) -> torch.nn.Module:
+    """A copy of Q's head with every layer's parameters drawn again."""
+    head = copy.deepcopy(q_head)
+    for m in head.modules():
+        if m is not head and hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return head.requires_grad_(True).train()
+
+
+# each head kind from (trunk width, classes, Q's head)
+HEADS = {
+    "mlp": lambda width, classes, q_head: torch.nn.Sequential(
+        torch.nn.Linear(width, 512), torch.nn.BatchNorm1d(512), torch.nn.ReLU(), torch.nn.Linear(512, classes)),
+    "q": lambda width, classes, q_head: redrawn(q_head),
+    "linear": lambda width, classes, q_head: torch.nn.Sequential(
+        torch.nn.BatchNorm1d(width), torch.nn.Linear(width, classes)),
+}
+
+
+def head_kinds(text: str) -> list[str]:
+    """--kinds, checked before any feature is computed."""
+    kinds = text.split(",")
+    if unknown := [k for k in kinds if k not in HEADS]:
+        raise argparse.ArgumentTypeError(f"unknown head kind {unknown[0]!r} (known: {', '.join(HEADS)})")
+    return kinds
 
 
 def scan_loss(head, fa: torch.Tensor, fn: torch.Tensor, entropy: float, cat: slice) -> torch.Tensor:
-    p = head(torch.cat([fa, fn]))[:, cat].softmax(1)
-    pa, pn = p[: len(fa)], p[len(fa):]
-    mean = pa.mean(0)
-    return (-torch.log((pa * pn).sum(1).clamp_min(1e-8)).mean()
-            + entropy * (mean * mean.clamp_min(1e-8).log()).sum())
+    return neighbour_loss(*head(torch.cat([fa, fn]))[:, cat].softmax(1).chunk(2), entropy)
 
 
 def train_heads(kind: str, feats, near, classes: int, cat: slice, q_head, q_before, args) -> tuple[list, list[float]]:
@@ -66,12 +75,11 @@ def train_heads(kind: str, feats, near, classes: int, cat: slice, q_head, q_befo
     20,000 fixed pairs in eval mode), the label-free score that chooses one."""
     g = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)
-    heads = [fresh_head(kind, feats.shape[1], classes, q_head) for _ in range(args.heads)]
+    heads = [HEADS[kind](feats.shape[1], classes, q_head) for _ in range(args.heads)]
     opts = [torch.optim.Adam(h.parameters(), lr=args.lr, weight_decay=1e-4) for h in heads]
     keep = other_columns(q_before.shape[1], cat) if kind == "q" else torch.zeros(0, dtype=torch.bool)
     for _ in range(args.steps):
-        idx = torch.randint(len(feats), (args.batch,), generator=g)
-        pick = near[idx, torch.randint(near.shape[1], (args.batch,), generator=g)]
+        idx, pick = neighbour_pairs(near, args.batch, g)
         for head, opt in zip(heads, opts):
             loss = scan_loss(head, feats[idx], feats[pick], args.entropy, cat)
             if keep.any():
@@ -79,9 +87,7 @@ def train_heads(kind: str, feats, near, classes: int, cat: slice, q_head, q_befo
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    g = torch.Generator().manual_seed(1)
-    idx = torch.randint(len(feats), (20000,), generator=g)
-    pick = near[idx, torch.randint(near.shape[1], (20000,), generator=g)]
+    idx, pick = neighbour_pairs(near, 20000, torch.Generator().manual_seed(1))
     with torch.no_grad():
         losses = [scan_loss(h.eval(), feats[idx], feats[pick], args.entropy, cat).item() for h in heads]
     return heads, losses
@@ -97,7 +103,7 @@ def probe(run: str, x_train, x_test, y_test, args) -> dict:
     near = cosine_nearest(feats, feats, args.neighbours, exclude_self=True)
     row = {"run": run, "steps": args.steps, "heads": args.heads, "entropy": args.entropy, "batch": args.batch,
            "q_accuracy": cluster_scores(q_test[:, cols].argmax(1).numpy(), y_test.numpy(), k)["accuracy"]}
-    for kind in args.kinds.split(","):
+    for kind in args.kinds:
         cat = cols if kind == "q" else slice(None)
         heads, losses = train_heads(kind, feats, near, k, cat, model.D.q_head, q_train, args)
         with torch.no_grad():
@@ -114,7 +120,7 @@ def main(argv=None) -> int:
     p.add_argument("runs", nargs="+")
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--data-dir")
-    p.add_argument("--kinds", default="mlp,q", help="head kinds, comma-separated: mlp, q, linear")
+    p.add_argument("--kinds", type=head_kinds, default="mlp,q", help="head kinds, comma-separated: mlp, q, linear")
     p.add_argument("--heads", type=int, default=5)
     p.add_argument("--neighbours", type=int, default=20)
     p.add_argument("--steps", type=int, default=3000)

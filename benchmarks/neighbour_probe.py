@@ -21,7 +21,8 @@ classes in use. This probe measures, on finished runs and without retraining:
   features could go.
 
 The stage became a flag, `--neighbour-steps` (src/infogan/neighbours.py), which also holds the
-continuous codes' outputs; this probe keeps its own loop so that the rows it recorded stay
+continuous codes' outputs; this probe keeps its own loop (with the flag's loss and pairs,
+neighbours.neighbour_loss and neighbour_pairs) so that the rows it recorded stay
 reproducible (`benchmarks/refine_runs.py --stage neighbours` measures the flag).
 
 Prints one JSON object per run. The test labels only score. One caveat: the stage's defaults
@@ -44,6 +45,7 @@ from sklearn.cluster import KMeans
 from infogan import InfoGAN, data
 from infogan.metrics.clustering import cluster_scores
 from infogan.model import to_model_range
+from infogan.neighbours import neighbour_loss, neighbour_pairs
 from infogan.nets.common import eval_mode
 from infogan.refine import cosine_nearest, nearest_votes
 
@@ -65,14 +67,9 @@ def neighbour_stage(D, feats: torch.Tensor, near: torch.Tensor, cols: slice, ste
     opt = torch.optim.Adam(head.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
-        idx = torch.randint(len(feats), (batch,), generator=g)
-        pick = near[idx, torch.randint(near.shape[1], (batch,), generator=g)]
+        idx, pick = neighbour_pairs(near, batch, g)
         p = cat_logits(head, torch.cat([feats[idx], feats[pick]]), cols).softmax(1)
-        pa, pn = p[:batch], p[batch:]
-        agree = -torch.log((pa * pn).sum(1).clamp_min(1e-8)).mean()
-        mean = pa.mean(0)
-        entropy = -(mean * mean.clamp_min(1e-8).log()).sum()
-        loss = agree - entropy_weight * entropy
+        loss = neighbour_loss(*p.chunk(2), entropy_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()

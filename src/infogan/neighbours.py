@@ -55,6 +55,18 @@ def entropy_of_mean(p: torch.Tensor) -> torch.Tensor:
     return -(mean * mean.clamp_min(1e-8).log()).sum()
 
 
+def neighbour_pairs(near: torch.Tensor, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n random images and one random neighbour of each (near: (N, k) indices): (images, neighbours)."""
+    idx = torch.randint(len(near), (n,), generator=generator)
+    return idx, near[idx, torch.randint(near.shape[1], (n,), generator=generator)]
+
+
+def neighbour_loss(p_x: torch.Tensor, p_n: torch.Tensor, entropy: float) -> torch.Tensor:
+    """SCAN's loss over pairs of class probabilities: -log <p(x), p(n)> - entropy * H(mean p(x)).
+    Agreement alone is met by one category for all; the entropy term keeps every one in use."""
+    return -torch.log((p_x * p_n).sum(1).clamp_min(1e-8)).mean() - entropy * entropy_of_mean(p_x)
+
+
 def tune_to_neighbours(q_head: torch.nn.Module, features: torch.Tensor, q_before: torch.Tensor, cat: slice,
                        near: torch.Tensor, settings: NeighbourStage, seed: int) -> None:
     """Train q_head (train mode) so that its logits in `cat` agree across each image and its
@@ -70,14 +82,10 @@ def tune_to_neighbours(q_head: torch.nn.Module, features: torch.Tensor, q_before
     with requiring_grad(q_head, True), torch.enable_grad(), contextlib.ExitStack() as stack:
         stack.callback(q_head.train, was_training)
         for _ in range(settings.steps):
-            idx = torch.randint(len(features), (settings.batch_size,), generator=g)
-            pick = near[idx, torch.randint(near.shape[1], (settings.batch_size,), generator=g)]
-            both = torch.cat([idx, pick])
+            both = torch.cat(neighbour_pairs(near, settings.batch_size, g))
             out = q_head(features[both].to(device))
-            p = out[:, cat].softmax(1)
-            p_x, p_n = p[: len(idx)], p[len(idx):]
-            loss = (-torch.log((p_x * p_n).sum(1).clamp_min(1e-8)).mean()
-                    - settings.entropy * entropy_of_mean(p_x))
+            p_x, p_n = out[:, cat].softmax(1).chunk(2)
+            loss = neighbour_loss(p_x, p_n, settings.entropy)
             if keep.any():
                 loss = loss + F.mse_loss(out[:, keep.to(device)], q_before[both][:, keep].to(device))
             opt.zero_grad(set_to_none=True)
