@@ -138,6 +138,11 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
     (["bench", "--threads", "0", *QUICK_BENCH], "--steps, --repeats, --peak-size and --threads must be >= 1"),
     (["bench", "--scaling", "32,1", *QUICK_BENCH], "--scaling's batch sizes must be >= 2"),
     (["bench", "--scaling", "32,x", *QUICK_BENCH], "bad --scaling '32,x'"),
+    # a flag the command does not take: argparse printed the top-level usage, which names none of its flags
+    (["sweep", "--seeds", "0", "--jobz", "2"],
+     "infogan sweep: error: unrecognized arguments: --jobz 2 (did you mean --jobs?); see infogan sweep --help"),
+    (["train", "--bogus", "1", "--lamda-cat=2"], "infogan train: error: unrecognized arguments: --bogus 1 --lamda-cat=2 "
+     "(did you mean --lambda-cat?); see infogan train --help"),
 ])
 def test_bad_input_is_one_line_not_a_traceback(argv, message, capsys):
     assert main(argv) == 2

@@ -8,6 +8,7 @@ speed tooling beside it in infogan_benchmarks), so every one is callable from Py
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import sys
 from pathlib import Path
@@ -32,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"infogan {args.command}: error: {unrecognized(unknown, subcommand(parser, args.command))}", file=sys.stderr)
+        return 2
     try:
         return args.run(args) or 0
     except InfoGANError as e:
@@ -49,6 +54,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("infogan: interrupted (finished checkpoints are kept; resume with --resume latest)", file=sys.stderr)
         return 130
+
+
+def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
+
+
+def unrecognized(unknown: list[str], command: argparse.ArgumentParser) -> str:
+    """One line for arguments the command does not take, naming the nearest flag it does take
+    (argparse itself prints the top-level usage, which lists no flag of the command)."""
+    flags = [s for a in command._actions for s in a.option_strings]
+    near = {u: close[0] for u in unknown if u.startswith("--")
+            and (close := difflib.get_close_matches(u.split("=")[0], flags, n=1, cutoff=0.75))}
+    hint = ""
+    if len(near) == 1:
+        hint = f" (did you mean {next(iter(near.values()))}?)"
+    elif near:
+        hint = " (did you mean " + ", ".join(f"{flag} for {u}" for u, flag in near.items()) + "?)"
+    return f"unrecognized arguments: {' '.join(unknown)}{hint}; see {command.prog} --help"
 
 
 def os_error_message(e: OSError) -> str:
