@@ -13,6 +13,7 @@ from infogan import InfoGAN, data
 from infogan.cli import main
 from infogan.errors import DataError
 from infogan.export import EncoderExport
+from infogan.data import idx
 from infogan.infer import read_images
 
 from .conftest import SHARED_MNIST
@@ -102,14 +103,31 @@ def test_infer_without_an_evaluation_says_so(run_dir, test_images, tmp_path, cap
     (lambda d: (d / "broken.png").write_bytes(b"\x89PNG not really"), "cannot read image"),
     (lambda d: (d / "notes.txt").write_text("hi"), "not an image file"),
     (lambda d: None, "does not exist"),
+    (lambda d: idx.write(d / "labels-idx1-ubyte.gz", np.arange(10, dtype=np.uint8)), "not of images"),
 ])
 def test_infer_unreadable_input_is_one_line(run_dir, tmp_path, capsys, make, message):
     make(tmp_path)
-    target = {"cannot read image": "broken.png", "not an image file": "notes.txt"}.get(message, "missing.png")
+    target = {"cannot read image": "broken.png", "not an image file": "notes.txt",
+              "not of images": "labels-idx1-ubyte.gz"}.get(message, "missing.png")
     assert main(["infer", str(run_dir), str(tmp_path / target)]) == 2
     err = capsys.readouterr().err
     assert message in err and target in err and err.count("\n") == 1
     assert "BytesIO" not in err  # PIL's own message names its in-memory buffer, not the user's file
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_infer_reads_an_idx_file_as_the_training_data_does(run_dir, test_images, tmp_path, compress):
+    """MNIST's own format: each image named file[i], read to the same pixels as the dataset
+    loader's, so Q's codes are those of the tensors it trains and is evaluated on."""
+    path = tmp_path / ("t10k-images-idx3-ubyte" + (".gz" if compress else ""))
+    idx.write(path, test_images[:25, 0].numpy(), compress=compress)
+    names, images = read_images([path], 28, 1)
+    assert names[:2] == [f"{path}[0]", f"{path}[1]"] and torch.equal(images, test_images[:25])
+    out = tmp_path / "codes.json"
+    assert main(["infer", str(run_dir), str(path), "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["c1"] for r in rows] == InfoGAN.from_pretrained(run_dir).infer_codes(test_images[:25])["c1"].tolist()
+    assert read_images([path], 32, 3)[1].shape == (25, 3, 32, 32)  # another model's size and channels
 
 
 def test_infer_can_leave_unreadable_images_out(run_dir, test_images, tmp_path, capsys):

@@ -1,7 +1,10 @@
 """infer: what a trained Q reads off image files, each code's class (with its probability) or value.
 
-    result = infer("runs/00000-mnist", ["digits/", "more.zip", "seven.png"])
+    result = infer("runs/00000-mnist", ["digits/", "more.zip", "seven.png", "t10k-images-idx3-ubyte.gz"])
     result["rows"][0]   # {"image": "digits/a.png", "c1": 7, "c1_p": 0.998, "c1_label": "digit 7", "c2": 0.31, ...}
+
+An IDX file of images (MNIST's and Fashion-MNIST's own format, gzip-compressed or raw) is read
+whole, its images named file[0], file[1], ...
 
 Images are centre-cropped to a square and resized to the model's size (in its channels).
 When the run's evaluation matched a categorical code's classes to the dataset's labels
@@ -10,14 +13,17 @@ When the run's evaluation matched a categorical code's classes to the dataset's 
 
 from __future__ import annotations
 
+import gzip
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .data import get as get_dataset
-from .data.images import IMAGE_SUFFIXES, decode_image, list_images
+from .data import idx
+from .data.images import IMAGE_SUFFIXES, decode_image, fit_image, list_images
 from .errors import DataError, InfoGANError
 
 MAX_IMAGES = 100_000
@@ -25,7 +31,8 @@ MAX_IMAGES = 100_000
 
 def read_images(sources: list[str | Path], size: int, channels: int, invert: bool = False,
                 bad_images: str = "error", skipped: list[str] | None = None):
-    """(names, images (N, C, size, size) uint8) from image files, folders (recursively) and zips.
+    """(names, images (N, C, size, size) uint8) from image files, folders (recursively), zips and
+    IDX files of images.
     invert: dark strokes on a light background made light on dark, as MNIST draws them.
     bad_images: an unreadable image stops the read ("error") or is left out ("skip") and its
     name appended to `skipped`."""
@@ -46,9 +53,16 @@ def read_images(sources: list[str | Path], size: int, channels: int, invert: boo
         if not source.exists():
             raise DataError(f"{source} does not exist")
         if source.is_file() and not zipfile.is_zipfile(source):
-            if source.suffix.lower() not in IMAGE_SUFFIXES:
-                raise DataError(f"{source} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}) or a zip")
-            read(str(source), source.read_bytes())
+            if source.suffix.lower() in IMAGE_SUFFIXES:
+                read(str(source), source.read_bytes())
+            elif (stack := idx_images(source)) is not None:
+                check_count(len(names) + len(stack))
+                names += [f"{source}[{i}]" for i in range(len(stack))]
+                arrays += [fit_image(Image.fromarray(a), size, channels) for a in stack]
+            else:
+                raise DataError(f"{source} is not an image file ({', '.join(sorted(IMAGE_SUFFIXES))}), "
+                                "a zip or an IDX file of images")
+            check_count(len(names))
             continue
         zf = zipfile.ZipFile(source) if source.is_file() else None
         try:
@@ -58,8 +72,7 @@ def read_images(sources: list[str | Path], size: int, channels: int, invert: boo
         finally:
             if zf:
                 zf.close()
-        if len(names) > MAX_IMAGES:
-            raise InfoGANError(f"more than {MAX_IMAGES} images: give them in smaller batches")
+        check_count(len(names))
     if not names:
         where = ", ".join(map(str, sources))
         if skipped:
@@ -67,6 +80,32 @@ def read_images(sources: list[str | Path], size: int, channels: int, invert: boo
         raise DataError(f"no images found in {where}")
     images = torch.from_numpy(np.stack(arrays))
     return names, (255 - images if invert else images)
+
+
+def check_count(n: int) -> None:
+    if n > MAX_IMAGES:
+        raise InfoGANError(f"more than {MAX_IMAGES} images: give them in smaller batches")
+
+
+def idx_images(path: Path) -> np.ndarray | None:
+    """The (N, H, W) uint8 images of an IDX file, or None where the file is not IDX at all (its
+    first bytes, after any gzip, are not an IDX header). An IDX file of anything but images (the
+    labels' file) is a DataError saying so."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path) as f:
+                head = f.read(4)
+        except (OSError, EOFError):
+            return None
+    if len(head) < 4 or head[:2] != b"\x00\x00":
+        return None
+    stack = idx.parse(idx.read_bytes(path), where=str(path)).numpy()
+    if stack.ndim != 3:
+        raise DataError(f"{path} is an IDX file of shape {tuple(stack.shape)}, not of images (N, height, width): "
+                        "the labels' file?")
+    return stack
 
 
 def label_names(model, run) -> tuple[dict[str, list[str]], list[str]]:

@@ -12,7 +12,8 @@ from ._common import MODEL_HELP, results_file, write_results
 def add_parser(sub) -> None:
     p = sub.add_parser("infer", help="read each image's codes with the trained encoder Q")
     p.add_argument("model", help=MODEL_HELP)
-    p.add_argument("images", nargs="+", help="image files, folders (searched recursively) or zips of images")
+    p.add_argument("images", nargs="+",
+                   help="image files, folders (searched recursively), zips of images or IDX files of images (MNIST's format)")
     p.add_argument("--out", help="write the codes to this .csv or .json file instead of printing a table")
     p.add_argument("--invert", action="store_true",
                    help="the images are dark on light: invert them (MNIST-style models read light strokes on black)")
