@@ -239,6 +239,27 @@ def test_sweep_from_python_takes_a_seed_list_as_the_command_line_writes_it(fake_
             study.sweep("tiny", bad, **common)
 
 
+def test_a_signal_to_a_sequential_sweep_says_the_same_command_goes_on(cli_process, fake_mnist, tmp_path):
+    # was: the seed's own line, "Resume with: infogan train --resume <seed>", which finishes that seed
+    # alone and leaves the sweep's later seeds untrained and untabulated
+    out = tmp_path / "sweep"
+    cmd = [*cli_process, "sweep", "--preset", "tiny", "--seeds", "0-1", "--threads", "1", "--max-steps", "100000",
+           "--ckpt-every", "100000", "--ckpt-minutes", "0", "--data-dir", str(fake_mnist), "--out", str(out),
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stats, deadline = out / "tiny-seed0" / "stats.jsonl", time.monotonic() + 120
+    while not (stats.is_file() and stats.read_text().count("\n") >= 2):  # in its loop
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    said = re.fullmatch(r"infogan: seed 0 stopped by SIGTERM at step (\d+) of 100000; checkpoint saved\. "
+                        r"Resume with: the same sweep command\n", err)
+    assert proc.returncode == 128 + signal.SIGTERM and said, err
+    assert (out / "tiny-seed0" / "checkpoints" / f"checkpoint-{int(said.group(1)):06d}").is_dir()
+    assert not (out / "tiny-seed1").exists()
+
+
 def test_a_signal_to_a_parallel_sweep_stops_each_seed_with_a_checkpoint(cli_process, fake_mnist, tmp_path):
     # was: SIGTERM killed the sweep alone and its seeds trained on, orphaned; Ctrl-C reached the seeds
     # from the terminal and again from the sweep, a second signal that killed them before they saved

@@ -20,11 +20,13 @@ class CheckpointError(InfoGANError):
 
 
 class Stopped(InfoGANError):
-    """Training stopped on request (SIGINT/SIGTERM) after saving a checkpoint."""
+    """Training stopped on request (SIGINT/SIGTERM) after saving a checkpoint. what: what stopped
+    where; resume: the command that goes on from there, kept apart so that a caller (a sweep)
+    can name its own."""
 
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
+    def __init__(self, what: str, exit_code: int, resume: str | None = None):
+        super().__init__(what + (f". Resume with: {resume}" if resume else ""))
+        self.what, self.exit_code, self.resume = what, exit_code, resume
 
 
 class Diverged(InfoGANError):

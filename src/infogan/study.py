@@ -367,7 +367,10 @@ def sweep(preset: str = "mnist", seeds=range(5), *, out: str | Path = "sweeps", 
     rows = []
     for seed in seeds:
         if not folder[seed].metrics_file.exists():
-            train(preset, run_dir=folder[seed].path, progress=progress, seed=seed, threads=threads, **overrides)
+            try:
+                train(preset, run_dir=folder[seed].path, progress=progress, seed=seed, threads=threads, **overrides)
+            except Stopped as e:  # `train --resume` would finish this seed alone; the sweep goes on to the rest
+                raise Stopped(f"seed {seed} {e.what}", e.exit_code, resume="the same sweep command") from None
         rows.append(seed_row(seed, folder[seed]))
         print(f"seed {seed}: accuracy {rows[-1].get('accuracy') or float('nan'):.4f}")
     summary = summarise(rows)

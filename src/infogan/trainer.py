@@ -216,8 +216,8 @@ class Trainer(Stepper):
         distributed.barrier(self.group)
         if not self.group.main:
             raise Stopped(f"rank {self.group.rank} stopped with rank 0 at step {self.step}", 128 + self.stop_signal)
-        raise Stopped(f"stopped by {name} at step {self.step} of {self.total_steps}; checkpoint saved. "
-                      f"Resume with: infogan train --resume {self.folder.path}", 128 + self.stop_signal)
+        raise Stopped(f"stopped by {name} at step {self.step} of {self.total_steps}; checkpoint saved",
+                      128 + self.stop_signal, resume=f"infogan train --resume {self.folder.path}")
 
     # ------------------------------------------------------------------ logs and pictures
     def _writer(self):
