@@ -13,6 +13,7 @@ from infogan.errors import InfoGANError
 from infogan.neighbours import NeighbourStage, agreement, neighbour_stage
 from infogan.refine import cosine_nearest, trunk_and_q
 from infogan.run import Run
+from infogan.trainer import check_final_stages
 
 
 def _model():
@@ -76,6 +77,16 @@ def test_the_options_refuse_what_the_stage_cannot_do():
         resolve("tiny", {"neighbour_steps": 10, "arch": "caps", "latent": "z8,cat10", "g_arch": "family"})
     with pytest.raises(InfoGANError, match="--neighbour-steps works on a categorical code and --latent has none: pass --neighbour-steps 0"):
         resolve("tiny", {"neighbour_steps": 10, "latent": "z8,cont2"})
+
+
+def test_a_dataset_without_enough_neighbours_is_refused_before_training():
+    # was torch's topk error once every step had run (each image needs 20 others)
+    cfg = resolve("tiny", {"neighbour_steps": 5})
+    with pytest.raises(InfoGANError, match="reads each training image's 20 nearest others, and the dataset has 20 "
+                                           "images: pass --neighbour-steps 0"):
+        check_final_stages(cfg, 20)
+    check_final_stages(cfg, 21)
+    check_final_stages(resolve("tiny", {"neighbour_steps": 0}), 2)
 
 
 def test_a_run_with_the_stage_saves_what_the_stage_makes_of_the_same_run_without_it(fake_mnist, tmp_path, capsys):

@@ -35,6 +35,16 @@ def test_a_group_moves_when_its_drawings_outvote_qs_class_by_the_margin():
     assert target[40:].eq(2).all() and len(moved) == 2
 
 
+def test_fewer_images_than_principal_components_are_grouped_in_full():
+    # was scikit-learn's ValueError (n_components=64 must be between 1 and min(n_samples, n_features)=40)
+    # after a small folder's run had trained
+    features = torch.cat([_blobs([[1.0] * 50 + [0.0] * 50, [0.0] * 50 + [1.0] * 50], per=20)])  # 40 images, 100 dims
+    probs = torch.tensor([[0.9, 0.1]]).repeat(40, 1)
+    votes = torch.tensor([[1.0, 0.0]] * 20 + [[0.0, 1.0]] * 20)
+    target, group_of, moved = relabel(probs, votes, features, groups=2, margin=0.2, seed=0, dims=64)
+    assert len(set(group_of[:20])) == len(set(group_of[20:])) == 1 and target[20:].eq(1).all() and len(moved) == 1
+
+
 class _Bars:
     """A stand-in model whose category c draws a bright bar at rows 2c..2c+2 (the spec is real)."""
 
@@ -107,6 +117,20 @@ def test_the_options_refuse_what_refine_cannot_do():
         resolve("tiny", {"refine_groups": 4, "arch": "caps", "latent": "z8,cat10", "g_arch": "family"})
     with pytest.raises(InfoGANError, match="--latent has none"):
         resolve("tiny", {"refine_groups": 4, "latent": "z8,cont2"})
+
+
+@pytest.mark.parametrize("stage, message", [
+    (["--refine-groups", "321"], "--refine-groups 321 sorts the training images into that many groups, and the "
+                                 "dataset has 320: pass --refine-groups 0 (or fewer groups)"),
+])
+def test_a_stage_after_training_that_the_dataset_is_too_small_for_is_refused_before_training(
+        fake_mnist, tmp_path, capsys, stage, message):
+    # was a traceback from scikit-learn once every step had run
+    args = ["train", "--preset", "tiny", "--max-steps", "8", "--no-progress", "--data-dir", str(fake_mnist),
+            "--outdir", str(tmp_path / "runs"), *stage]
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"infogan: error: {message}\n"
+    assert not any((tmp_path / "runs").iterdir())  # no run folder left behind
 
 
 def test_a_run_with_refine_writes_its_report_and_moves_what_it_reports(fake_mnist, tmp_path, capsys):

@@ -109,7 +109,7 @@ def relabel(probs: torch.Tensor, votes: torch.Tensor, features: torch.Tensor, gr
     # scikit-learn's own threads number torch's (--threads), so a run's groups depend on the
     # thread count as its training does, and two runs side by side do not fight for the cores
     with threadpool_limits(torch.get_num_threads()):
-        if unit.shape[1] > dims:  # k-means of 60,000 MNIST features: 80 s in 1,024 dimensions, 5 s in 64
+        if min(unit.shape) > dims:  # k-means of 60,000 MNIST features: 80 s in 1,024 dimensions, 5 s in 64
             unit = PCA(dims, svd_solver="randomized", random_state=seed).fit_transform(unit)
         group_of = KMeans(groups, n_init=3, random_state=seed).fit_predict(unit.astype(np.float64))
     target = torch.full((len(probs),), -1, dtype=torch.long)

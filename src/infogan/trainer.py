@@ -48,6 +48,7 @@ class Trainer(Stepper):
     def __init__(self, cfg: TrainConfig, folder: Run, images: torch.Tensor, resume_from: Path | None = None,
                  heldout: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(cfg, images)
+        check_final_stages(cfg, len(images))  # before training: they run after the last step
         self.folder = folder
         self.heldout = heldout
         self.log_every = cfg.log_every
@@ -490,6 +491,19 @@ def finished(folder: Run, ckpt: Path, cfg: TrainConfig) -> bool:
     return (folder.done_at() == checkpoint.read_meta(ckpt)["step"] and folder.has_model()
             and (folder.metrics_file.is_file() or not cfg.evaluate)
             and all(saved.get(k) == getattr(cfg, k) for k in LENGTH))
+
+
+def check_final_stages(cfg: TrainConfig, n_images: int) -> None:
+    """The stages after the last step need enough training images: k-means into --refine-groups
+    groups, and each image's neighbours other than itself (it was a traceback from scikit-learn
+    or torch once training had ended)."""
+    if cfg.refine_groups > n_images:
+        raise InfoGANError(f"--refine-groups {cfg.refine_groups} sorts the training images into that many groups, "
+                           f"and the dataset has {n_images}: pass --refine-groups 0 (or fewer groups)")
+    needed = NeighbourStage().neighbours + 1
+    if cfg.neighbour_steps and n_images < needed:
+        raise InfoGANError(f"--neighbour-steps reads each training image's {needed - 1} nearest others, and the "
+                           f"dataset has {n_images} images: pass --neighbour-steps 0")
 
 
 def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, group) -> Run:
