@@ -90,7 +90,11 @@ def test_bad_requests_get_a_clear_4xx(client, body, status, message):
 
 def test_malformed_json_is_a_4xx(client):
     r = client.post("/api/generate", content=b"{not json", headers={"Content-Type": "application/json"})
-    assert r.status_code == 422 and "error" in r.json()
+    # was "1: JSON decode error", the character position read as a field's name
+    said = r.json()["error"]
+    assert r.status_code == 422 and said.startswith("the body is not valid JSON (") and said.endswith(" at character 1)")
+    r = client.post("/api/generate", content=b"[1, 2]", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"].startswith("body: ")
     for body in (b'{"codes": {"c1": NaN}}', b'{"codes": {"c1": Infinity}}', b'{"codes": {"c2": NaN}}',
                  b'{"seed": 1e400}', b'[1, 2]', b'null'):
         r = client.post("/api/generate", content=body, headers={"Content-Type": "application/json"})

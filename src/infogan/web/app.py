@@ -104,8 +104,11 @@ def create_app(model, labels: dict[str, list[str]] | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
-        return error(f"{where + ': ' if where else ''}{first.get('msg', 'invalid request')}", 422)
+        if first.get("type") == "json_invalid":  # its loc is a character position, which read as a field ("21: ...")
+            return error(f"the body is not valid JSON ({first.get('ctx', {}).get('error', 'malformed')} at character "
+                         f"{first['loc'][-1]})", 422)
+        where = ".".join(str(p) for p in first.get("loc", []) if p != "body") or "body"
+        return error(f"{where}: {first.get('msg', 'invalid request')}", 422)
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException):  # an unknown path, a wrong method: the same shape
