@@ -12,18 +12,23 @@ $(BIN)/activate:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# what `make run` needs; the test extras (ONNX Runtime, Playwright, Jupyter's kernel, ...) only for `make test`
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	$(BIN)/pip install -q $(TORCH) || $(BIN)/pip install -q torch torchvision
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed-test
 
-run: venv
+run: $(VENV)/.installed
 	$(BIN)/infogan data fetch mnist
 	$(BIN)/infogan train --preset mnist
 
-test: venv
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 clean:
