@@ -10,7 +10,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from infogan import study
 from infogan.cli import COMMANDS, build_parser, main
+from infogan.run import Run
 
 TINY = ["--preset", "tiny", "--no-progress"]
 
@@ -264,6 +266,20 @@ def test_evaluate_json_on_a_run_folder(fake_mnist, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["split"] == "test" and result["n_images"] == 80
     assert set(result["information"]) == {"c1", "c2", "c3"}
+
+
+def test_evaluating_another_split_leaves_the_runs_held_out_evaluation(fake_mnist, tmp_path, capsys):
+    # was: `evaluate --split train` replaced metrics.json, and a sweep over the folder then
+    # tabulated training-set accuracy as the seed's
+    assert train(fake_mnist, tmp_path / "runs", "--max-steps", "4") == 0
+    run = tmp_path / "runs" / "00000-tiny"
+    held_out, picture = (run / "metrics.json").read_text(), (run / "confusion-c1.png").read_bytes()
+    assert json.loads(held_out)["split"] == "test"
+    assert main(["evaluate", str(run), "--split", "train", "--data-dir", str(fake_mnist), "--samples", "200"]) == 0
+    assert (run / "metrics.json").read_text() == held_out and (run / "confusion-c1.png").read_bytes() == picture
+    train_split = json.loads((run / "metrics-train.json").read_text())
+    assert train_split["split"] == "train" and train_split["n_images"] == 320
+    assert study.seed_row(0, Run(run))["accuracy"] == json.loads(held_out)["categorical"]["c1"]["accuracy"]
 
 
 def test_presets_and_data_list(capsys, data_cache):
