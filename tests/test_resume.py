@@ -188,6 +188,19 @@ def test_resume_latest_of_a_run_that_finished_does_not_train_again(fake_mnist, t
     assert run.has_model() and stats_steps(tmp_path) == [1, 2, 3, 4, 5, 6]
 
 
+def test_a_run_trained_further_sets_its_earlier_evaluation_aside(fake_mnist, tmp_path, capsys):
+    # was: with --no-eval the step-4 model's metrics.json stayed beside the step-8 model, and a
+    # sweep or `infer` read its figures and class names as the new model's
+    assert main([*(a for a in TINY if a != "--no-eval"), "--data-dir", str(fake_mnist), "--outdir", str(tmp_path), "--max-steps", "4"]) == 0
+    run = Run.numbered(tmp_path)[0]
+    earlier = run.metrics_file.read_text()
+    capsys.readouterr()
+    assert main([*TINY, "--resume", "latest", "--outdir", str(tmp_path), "--max-steps", "8"]) == 0
+    assert "metrics.json measured the model before this resume: moved to metrics-superseded.json" in capsys.readouterr().out
+    assert not run.metrics_file.exists() and (run.path / "metrics-superseded.json").read_text() == earlier
+    assert run.done_at() == 8
+
+
 def test_a_resume_shorter_than_the_run_is_refused_and_leaves_the_run_as_it_was(fake_mnist, tmp_path, capsys):
     # it re-saved the step-4 weights as a 2-step run's model, rewrote config.json and dropped done.json
     assert train(fake_mnist, tmp_path, "--max-steps", "4", "--ckpt-every", "2") == 0

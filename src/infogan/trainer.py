@@ -296,6 +296,16 @@ class Trainer(Stepper):
         tqdm.write(f"infogan: {report['moved_images']} training images changed category; neighbours agree "
                    f"{report['neighbour_agreement_before']:.3f} -> {report['neighbour_agreement_after']:.3f}")
 
+    def set_aside_earlier_evaluation(self) -> None:
+        """A run trained further (--resume with a larger length) had an evaluation of its earlier
+        model: moved aside before the new model is saved, so that no folder pairs the new model
+        with it (sweeps tabulate metrics.json and infer names classes by it; with --no-eval, or
+        a metric not run again, the old figures stayed as the new model's)."""
+        if self.folder.metrics_file.is_file():
+            aside = self.folder.path / "metrics-superseded.json"
+            self.folder.metrics_file.replace(aside)
+            tqdm.write(f"infogan: metrics.json measured the model before this resume: moved to {aside.name}")
+
     def write_final_pictures(self) -> None:
         frames = sorted(self.folder.samples_dir.glob("*.png"))
         viz.save_gif(frames, self.folder.gif)
@@ -353,6 +363,7 @@ class Trainer(Stepper):
             self.refine_final()
         if self.cfg.neighbour_steps:
             self.neighbours_final()
+        self.set_aside_earlier_evaluation()
         self.final.save_pretrained(self.folder.model_dir)
         self.write_final_pictures()
         self.tb.close()
