@@ -551,8 +551,7 @@ def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, gro
     if cfg.evaluate:
         from .metrics import evaluate, format_report
 
-        split = "test" if "test" in data.get(cfg.dataset).splits else "train"
-        result = evaluate(model, split=split, data_dir=cfg.data_dir, write_to=folder.path,
+        result = evaluate(model, data_dir=cfg.data_dir, write_to=folder.path,  # on the dataset's evaluation_split
                           loaded={"train": (images, labels), "test": heldout})
         print(format_report(result))
     return folder

@@ -30,6 +30,11 @@ class Dataset:
     def labelled(self) -> bool:
         return bool(self.classes)
 
+    @property
+    def evaluation_split(self) -> str:
+        """The split a run is evaluated on, and metrics.json holds: test where there is one."""
+        return "test" if "test" in self.splits else "train"
+
     def check_split(self, split: str) -> None:
         if split not in self.splits:
             raise DataError(f"{self.name} has no {split!r} split (it has: {', '.join(self.splits)})")

@@ -89,7 +89,7 @@ def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None
 
     write_to: a folder for metrics.json and the metrics' pictures ("auto": the run folder when
     `model` is a path; None: write nothing). metrics.json keeps the results of metrics not
-    run this time. It is the evaluation on the default split: another split's goes to
+    run this time. It is the evaluation on the dataset's evaluation_split: another split's goes to
     metrics-<split>.json, without pictures, so that what sweeps tabulate and infer names classes
     by stays the held-out one (`evaluate --split train` once replaced it, and a sweep then
     reported training-set accuracy). loaded: {split: (images, labels)} already in memory (training has them).
@@ -104,8 +104,7 @@ def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None
     elif write_to == "auto":
         write_to = None
     ds = data.get(model.config["dataset"])
-    default_split = "test" if "test" in ds.splits else "train"
-    split = split or default_split
+    split = split or ds.evaluation_split
     if split not in ds.splits:
         raise InfoGANError(f"{ds.name} has no {split!r} split to evaluate on (it has: {', '.join(ds.splits)})")
     # what the dataset says it has, so that a metric named that cannot be measured, or a bad
@@ -133,12 +132,12 @@ def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None
                                load_train=lambda: load("train"), load_factors=load_factors, skip=skip)}
     if write_to is not None:
         out = Path(write_to)
-        path = Run(out).metrics_file if split == default_split else out / f"metrics-{split}.json"
+        path = Run(out).metrics_file if split == ds.evaluation_split else out / f"metrics-{split}.json"
         old = json.loads(path.read_text()) if path.is_file() else {}
         merged = {**old, **result} if old.get("split") == split else result
         atomic_write(path, json.dumps(merged, indent=2) + "\n")
         ctx = EvalContext(model, images, labels, ds.name, split)
-        for name in result if split == default_split else ():
+        for name in result if split == ds.evaluation_split else ():
             metric = METRICS.get(name)
             if metric is not None and metric.pictures is not None:
                 metric.pictures(result[name], out, ctx)
