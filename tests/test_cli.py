@@ -93,6 +93,17 @@ def test_resume_refuses_to_change_the_model(fake_mnist, tmp_path, capsys):
     assert "cannot change --latent" in capsys.readouterr().err
 
 
+def test_resume_refuses_another_preset_and_takes_its_own(fake_mnist, tmp_path, capsys):
+    # --preset was ignored on --resume: the run went on as the preset it was made with, silently
+    assert train(fake_mnist, tmp_path / "r", "--max-steps", "4", "--no-eval") == 0
+    resume = ["train", "--resume", "latest", "--outdir", str(tmp_path / "r"), "--no-progress", "--no-eval",
+              "--data-dir", str(fake_mnist), "--max-steps", "6"]
+    assert main([*resume, "--preset", "fashion-mnist"]) == 2
+    assert capsys.readouterr().err.strip() == ("infogan: error: --resume cannot change --preset (the run's is 'tiny'; "
+                                               "start a new run instead)")
+    assert main([*resume, "--preset", "tiny"]) == 0
+
+
 def test_resume_of_a_run_older_than_an_option_takes_its_default(fake_mnist, tmp_path, capsys):
     # a run saved before --overcluster existed did what --overcluster 0 does: resuming with
     # that value continues it, any other value is a change

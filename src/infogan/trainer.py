@@ -401,10 +401,12 @@ def truncate_stats(path: Path, step: int) -> None:
 # ---------------------------------------------------------------------- train()
 
 
-def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: str | Path | None = None,
+def prepare(preset: str | None = None, resume: str | Path | None = None, run_dir: str | Path | None = None,
             **overrides) -> tuple[TrainConfig, Run | None, Path | None]:
     """(the resolved options, the run folder to continue or None for a new one, its checkpoint).
 
+    preset: a new run's (None: mnist); given with a resume, it must be the run's, like any
+    model option (it was ignored, and the run went on as the preset it was made with).
     resume: "latest" (the newest run in outdir with a checkpoint), a run folder or a
     checkpoint folder, which keep the run's options and may change only the length, speed
     and bookkeeping ones; "auto": the newest unfinished run in outdir made with these
@@ -412,6 +414,9 @@ def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: st
     run_dir: a fixed folder (sweeps), continued when it has a checkpoint.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if preset is not None:
+        overrides["preset"] = preset
+    preset = overrides.get("preset", "mnist")
     unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__) - {"preset"})
     if unknown:
         raise InfoGANError(f"unknown training option {unknown[0]!r}")
@@ -437,11 +442,13 @@ def prepare(preset: str = "mnist", resume: str | Path | None = None, run_dir: st
     cfg = TrainConfig.from_dict({**saved, **overrides})
     changed = first_difference(saved, cfg)
     if changed and resume not in (None, "auto"):
-        raise InfoGANError(f"--resume cannot change --{changed[0].replace('_', '-')} (start a new run instead)")
+        name, was, _ = changed
+        raise InfoGANError(f"--resume cannot change --{name.replace('_', '-')} (the run's is {was!r}; start a new "
+                           f"run instead)")
     return cfg, folder, ckpt
 
 
-def train(preset: str = "mnist", *, resume: str | Path | None = None, run_dir: str | Path | None = None,
+def train(preset: str | None = None, *, resume: str | Path | None = None, run_dir: str | Path | None = None,
           progress: bool = True, **overrides) -> Run:
     """Train a preset (overrides: TrainConfig options by name), save the model, evaluate it on
     the test split; returns the run folder. Under torchrun every process trains; rank 0 alone
