@@ -194,10 +194,14 @@ def test_a_run_trained_further_sets_its_earlier_evaluation_aside(fake_mnist, tmp
     assert main([*(a for a in TINY if a != "--no-eval"), "--data-dir", str(fake_mnist), "--outdir", str(tmp_path), "--max-steps", "4"]) == 0
     run = Run.numbered(tmp_path)[0]
     earlier = run.metrics_file.read_text()
+    picture = (run.path / "confusion-c1.png").read_bytes()  # the step-4 model's confusion matrix went with it
     capsys.readouterr()
     assert main([*TINY, "--resume", "latest", "--outdir", str(tmp_path), "--max-steps", "8"]) == 0
-    assert "metrics.json measured the model before this resume: moved to metrics-superseded.json" in capsys.readouterr().out
+    assert ("metrics.json, confusion-c1.png measured the model before this resume: moved to "
+            "metrics-superseded.json, confusion-c1-superseded.png") in capsys.readouterr().out
     assert not run.metrics_file.exists() and (run.path / "metrics-superseded.json").read_text() == earlier
+    assert not (run.path / "confusion-c1.png").exists()
+    assert (run.path / "confusion-c1-superseded.png").read_bytes() == picture
     assert run.done_at() == 8
 
 

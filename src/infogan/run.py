@@ -9,7 +9,8 @@
       training.gif, losses.png, traverse-<code>.png
       refine.json, refine.png               --refine-groups: the groups it moved
       neighbours.json                       --neighbour-steps: what the neighbour stage changed
-      metrics.json, confusion-<code>.png    the evaluation
+      metrics.json, confusion-<code>.png    the evaluation (*-superseded: the model's before a resume
+                                            that trained it further)
       checkpoints/checkpoint-004685/         exact-resume state
       model/                 config.json + model.safetensors: the trained model
       train.lock             held by the process training it (the pid of the last one)

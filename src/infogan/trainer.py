@@ -300,11 +300,17 @@ class Trainer(Stepper):
         """A run trained further (--resume with a larger length) had an evaluation of its earlier
         model: moved aside before the new model is saved, so that no folder pairs the new model
         with it (sweeps tabulate metrics.json and infer names classes by it; with --no-eval, or
-        a metric not run again, the old figures stayed as the new model's)."""
-        if self.folder.metrics_file.is_file():
-            aside = self.folder.path / "metrics-superseded.json"
-            self.folder.metrics_file.replace(aside)
-            tqdm.write(f"infogan: metrics.json measured the model before this resume: moved to {aside.name}")
+        a metric not run again, the old figures stayed as the new model's). Its confusion
+        pictures go with it: metrics.json -> metrics-superseded.json, confusion-c1.png ->
+        confusion-c1-superseded.png."""
+        earlier = [self.folder.metrics_file, *sorted(p for p in self.folder.path.glob("confusion-*.png")
+                                                     if not p.stem.endswith("-superseded"))]
+        moved = {path: path.with_stem(path.stem + "-superseded") for path in earlier if path.is_file()}
+        for path, aside in moved.items():
+            path.replace(aside)
+        if moved:
+            tqdm.write(f"infogan: {', '.join(p.name for p in moved)} measured the model before this resume: "
+                       f"moved to {', '.join(p.name for p in moved.values())}")
 
     def write_final_pictures(self) -> None:
         frames = sorted(self.folder.samples_dir.glob("*.png"))
