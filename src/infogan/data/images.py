@@ -158,7 +158,9 @@ def load_folder(source: str | Path, image_size: int, channels: int, bad_images: 
     zf = zipfile.ZipFile(source) if source.is_file() else None
     out, bad = [], []
     try:
-        for fname, _, _ in tqdm(files, desc=f"decoding {name}", unit="img", disable=not progress, leave=False):
+        # disable=None: no bar where stderr is not a terminal (a sweep's or a service's log file)
+        for fname, _, _ in tqdm(files, desc=f"decoding {name}", unit="img", disable=None if progress else True,
+                                leave=False):
             blob = zf.read(fname) if zf else (source / fname).read_bytes()
             try:
                 out.append(decode_image(blob, image_size, channels, crop, where=fname))
