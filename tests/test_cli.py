@@ -154,6 +154,11 @@ QUICK_BENCH = ["--steps", "1", "--repeats", "1", "--peak-size", "64", "--no-refe
     # a flag the command does not take: argparse printed the top-level usage, which names none of its flags
     (["sweep", "--seeds", "0", "--jobz", "2"],
      "infogan sweep: error: unrecognized arguments: --jobz 2 (did you mean --jobs?); see infogan sweep --help"),
+    # argparse's own errors (a bad choice or type, a missing argument) printed the usage first, in several lines
+    (["evaluate", "run", "--split", "val"], "infogan evaluate: error: argument --split: invalid choice: 'val' "
+     "(choose from 'test', 'train'); see infogan evaluate --help"),
+    (["export", "run"], "infogan export: error: the following arguments are required: --out; see infogan export --help"),
+    (["infer", "run", "x.png", "--threads", "0"], "argument --threads: '0': a number of threads, 1 or more"),
     (["train", "--bogus", "1", "--lamda-cat=2"], "infogan train: error: unrecognized arguments: --bogus 1 --lamda-cat=2 "
      "(did you mean --lambda-cat?); see infogan train --help"),
 ])
@@ -269,14 +274,17 @@ def test_speed_and_objective_flags_reach_the_config(capsys):
     assert json.loads(capsys.readouterr().out)["invariance"] == 0.0  # the paper's objective
 
 
-def test_evaluate_json_on_a_run_folder(fake_mnist, tmp_path, capsys):
+def test_evaluate_json_on_a_run_folder(fake_mnist, tmp_path, capsys, monkeypatch):
     assert train(fake_mnist, tmp_path / "runs", "--max-steps", "4", "--no-eval") == 0
     capsys.readouterr()
+    threads = []  # --threads (evaluate and infer: beside a sweep that holds the cores) reaches torch
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
     assert main(["evaluate", str(tmp_path / "runs" / "00000-tiny"), "--json", "--data-dir", str(fake_mnist),
-                 "--samples", "200"]) == 0
+                 "--samples", "200", "--threads", "1", "--no-quality"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["split"] == "test" and result["n_images"] == 80
     assert set(result["information"]) == {"c1", "c2", "c3"}
+    assert threads == [1]
 
 
 def test_evaluating_another_split_leaves_the_runs_held_out_evaluation(fake_mnist, tmp_path, capsys):

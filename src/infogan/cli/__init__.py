@@ -21,10 +21,18 @@ COMMANDS = [train, evaluate, sweep, baseline, sample, traverse, interpolate, inf
             presets]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser with its errors in one line (it printed the usage first, several lines
+    for a command with many flags); the subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    p = argparse.ArgumentParser(prog="infogan", description="InfoGAN: interpretable latent codes without labels.")
+    p = Parser(prog="infogan", description="InfoGAN: interpretable latent codes without labels.")
     p.add_argument("--version", action="version", version=f"infogan {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for mod in COMMANDS:
@@ -34,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except SystemExit as e:  # --help, --version, or a bad argument (its one line already printed)
+        return e.code
     if unknown:
         print(f"infogan {args.command}: error: {unrecognized(unknown, subcommand(parser, args.command))}", file=sys.stderr)
         return 2

@@ -31,6 +31,24 @@ def add_options(p: argparse.ArgumentParser, *groups: str, skip: tuple[str, ...] 
                            choices=f.metadata["choices"])
 
 
+def add_threads(p: argparse.ArgumentParser) -> None:
+    """--threads for a subcommand that reads many images (beside a sweep that holds the cores)."""
+    p.add_argument("--threads", type=thread_count, help="CPU threads (default: torch's choice, one per core)")
+
+
+def thread_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of threads, 1 or more")
+    return int(text)
+
+
+def use_threads(args) -> None:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def default_help(text: str, default) -> str:
     """An option's help with its default: the preset's, else the option's own. An option whose
     own default is None says what it means in its help ("default: torch's choice"), or has none."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..metrics import METRICS
-from ._common import MODEL_HELP
+from ._common import MODEL_HELP, add_threads, use_threads
 
 
 def add_parser(sub) -> None:
@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-quality", dest="quality", action="store_false",
                    help="skip the quality metric (saves training its feature classifier once)")
+    add_threads(p)
     p.set_defaults(run=run)
 
 
@@ -31,6 +32,7 @@ def run(args) -> int:
     for name in names or ():
         METRICS.lookup(name)  # an unknown name is a one-line error before any work
     skip = () if args.quality else ("quality",)
+    use_threads(args)
     result = evaluate(args.model, metrics=names, skip=skip, split=args.split, data_dir=args.data_dir,
                       n_samples=args.samples)
     print(json.dumps(result) if args.json else format_report(result))

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from ._common import MODEL_HELP, results_file, write_results
+from ._common import MODEL_HELP, add_threads, results_file, use_threads, write_results
 
 
 def add_parser(sub) -> None:
@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
                    help="the images are dark on light: invert them (MNIST-style models read light strokes on black)")
     p.add_argument("--bad-images", choices=("error", "skip"), default="error",
                    help="an unreadable image stops the command (error, the default) or is left out and named (skip)")
+    add_threads(p)
     p.set_defaults(run=run)
 
 
@@ -26,6 +27,7 @@ def run(args) -> int:
     from ..infer import infer
 
     out = results_file(args.out, (".csv", ".json")) if args.out else None
+    use_threads(args)
     result = infer(args.model, args.images, invert=args.invert, bad_images=args.bad_images)
     rows, columns = result["rows"], list(result["rows"][0])
     for note in result["notes"]:
