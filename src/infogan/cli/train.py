@@ -10,7 +10,7 @@ from ._common import add_options, given_options
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train an InfoGAN", description="Train an InfoGAN; flags override the preset.")
-    p.add_argument("--preset", help=f"one of: {', '.join(PRESETS)} (default: mnist)")
+    p.add_argument("--preset", help=f"one of: {', '.join(PRESETS)} (default: mnist; with --resume, the run's)")
     p.add_argument("--resume", metavar="latest|DIR", help="continue the newest run in --outdir, or a run/checkpoint folder")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
