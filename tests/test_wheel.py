@@ -20,8 +20,11 @@ def installed(tmp_path_factory):
     again would take minutes, and path-file entries do not run this venv's editable hook,
     so the only infogan it can import is the wheel's."""
     tmp = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp / "dist"), str(ROOT)], check=True, capture_output=True)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp / "dist"), str(ROOT)], check=True, capture_output=True, text=True)
+    # the folders of data files are packages setuptools knows of: it warned, some 90 lines in
+    # every install (make run's too), that each "would be ignored"
+    assert "would be ignored" not in build.stderr, build.stderr[-2000:]
     (wheel,) = (tmp / "dist").glob("infogan-*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True)
     python = tmp / "venv" / "bin" / "python"
@@ -41,11 +44,12 @@ def test_the_wheel_holds_the_library_and_the_speed_tooling(installed):
     bin_dir, work, env = installed
     out = subprocess.run([bin_dir / "python", "-c", "import infogan, infogan_benchmarks.bench as b; "
                           "from infogan.metrics import quality as q; print(infogan.__file__); print(b.__file__); "
-                          "print(*sorted(q.SHIPPED.glob('*.safetensors')))"],
+                          "print(*sorted(q.SHIPPED.glob('*.safetensors'))); "
+                          "from infogan.web import app; print(app.STATIC / 'index.html')"],
                          cwd=work, env=env, capture_output=True, text=True, check=True).stdout.split()
     venv = str(bin_dir.parent)
     assert all(path.startswith(venv) for path in out), out  # not the checkout's src/ or benchmarks/
-    assert len(out) == 4  # and the two shipped feature classifiers came along
+    assert len(out) == 5 and Path(out[-1]).is_file()  # and the two shipped feature classifiers and the explorer's page came along
 
 
 def test_bench_runs_from_the_wheel(installed):
