@@ -1,4 +1,6 @@
+import io
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -49,6 +51,24 @@ def test_evaluate_model_reports_every_code():
     r = evaluate_model(m, imgs, labels, n_samples=200)
     assert set(r["categorical"]) == {"c1"} and set(r["information"]) == {"c1", "c2", "c3"}
     assert 0 <= r["categorical"]["c1"]["accuracy"] <= 1
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_evaluation_names_the_metric_it_is_measuring_at_a_terminal_only(monkeypatch, progress):
+    # dSprites' DCI and SAP fit models for minutes, and evaluate said nothing meanwhile
+    torch.manual_seed(0)
+    m = InfoGAN("z8,cat10,cont2", width=0.125)
+    imgs, labels = torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8), torch.randint(0, 10, (50,))
+    for stream, shown in ((Terminal(), progress), (io.StringIO(), False)):  # a log file gets no bar
+        monkeypatch.setattr(sys, "stderr", stream)
+        evaluate_model(m, imgs, labels, n_samples=50, metrics="categorical, information", progress=progress)
+        text = stream.getvalue()
+        assert ("evaluating" in text and "categorical" in text and "information" in text) == shown, text
 
 
 def test_metrics_named_as_the_command_line_names_them():

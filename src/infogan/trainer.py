@@ -565,6 +565,6 @@ def _train(cfg: TrainConfig, folder: Run, ckpt: Path | None, progress: bool, gro
         from .metrics import evaluate, format_report
 
         result = evaluate(model, data_dir=cfg.data_dir, write_to=folder.path,  # on the dataset's evaluation_split
-                          loaded={"train": (images, labels), "test": heldout})
+                          loaded={"train": (images, labels), "test": heldout}, progress=progress)
         print(format_report(result))
     return folder

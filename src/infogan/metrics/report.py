@@ -59,10 +59,14 @@ def measurable(model, metrics: list[str] | str | None, have: set[str], dataset: 
 
 def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_samples: int = 10000,
                    seed: int = 0, metrics: list[str] | str | None = None, dataset: str = "", split: str = "test",
-                   load_train=None, load_factors=None, skip=()) -> dict:
+                   load_train=None, load_factors=None, skip=(), progress: bool = True) -> dict:
     """{metric name: its result} for the metrics named, or by default all that apply to these
     images (the ones that need labels or factors are left out where there are none), less
-    those in skip. A metric named that cannot be measured here is an InfoGANError."""
+    those in skip. A metric named that cannot be measured here is an InfoGANError.
+    progress: a bar naming the metric being measured, where stderr is a terminal (dSprites'
+    DCI and SAP fit models for minutes, and the command said nothing meanwhile)."""
+    from tqdm import tqdm
+
     check_samples(n_samples)
     ctx = EvalContext(model, images, labels, dataset, split, n_samples, seed, load_train, load_factors)
     have = {"labels"} if labels is not None and len(labels) else set()
@@ -70,8 +74,10 @@ def evaluate_model(model, images: torch.Tensor, labels: torch.Tensor | None, n_s
     have |= {"factors"} if load_factors is not None else set()
     run = measurable(model, metrics, have, dataset, skip)
     result = {"n_images": int(len(images))}
-    with float32_products():
-        for metric in run:
+    with float32_products(), tqdm(run, desc="evaluating", unit="metric", disable=None if progress else True,
+                                  leave=False) as bar:
+        for metric in bar:
+            bar.set_postfix_str(metric.name)
             result[metric.name] = metric.compute(ctx)
     return result
 
@@ -83,7 +89,7 @@ NEEDS = {"labels": "labelled images", "train": "a training split",
 
 def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None = None, data_dir=None,
              n_samples: int = 10000, seed: int = 0, write_to: str | Path | None = "auto",
-             loaded: dict | None = None, skip=()) -> dict:
+             loaded: dict | None = None, skip=(), progress: bool = True) -> dict:
     """Evaluate a model (an InfoGAN, or a run or model folder) on its dataset's split (default:
     test where there is one, else train).
 
@@ -93,7 +99,7 @@ def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None
     metrics-<split>.json, without pictures, so that what sweeps tabulate and infer names classes
     by stays the held-out one (`evaluate --split train` once replaced it, and a sweep then
     reported training-set accuracy). loaded: {split: (images, labels)} already in memory (training has them).
-    metrics, skip: as evaluate_model's.
+    metrics, skip, progress: as evaluate_model's.
     """
     from ..model import InfoGAN
     from ..run import Run, model_and_run
@@ -129,7 +135,8 @@ def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None
         load_factors = lambda: FactorData(images, *ds.factors(split, data_dir))  # noqa: E731
     result = {"dataset": ds.name, "split": split,
               **evaluate_model(model, images, labels, n_samples, seed, metrics, ds.name, split,
-                               load_train=lambda: load("train"), load_factors=load_factors, skip=skip)}
+                               load_train=lambda: load("train"), load_factors=load_factors, skip=skip,
+                               progress=progress)}
     if write_to is not None:
         out = Path(write_to)
         path = Run(out).metrics_file if split == ds.evaluation_split else out / f"metrics-{split}.json"
