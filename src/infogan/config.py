@@ -245,9 +245,10 @@ PRESETS: dict[str, Preset] = {
     "fashion-mnist": Preset("the mnist preset's networks, codes and objective on Fashion-MNIST, the transformed "
                             "copies also darker or lighter (--brightness 1: the tops' categories otherwise "
                             "sort them by brightness); 5 epochs (the categories of 3, with samples much closer "
-                            "to the real images)",
+                            "to the real images); bfloat16 forward passes on a CPU with bfloat16 units (--amp auto: "
+                            "over seeds 0-4 the same median and samples as float32, at ~1.6x the speed)",
                             dict(dataset="fashion-mnist", latent="z62,cat10,cont2",
-                                 **{**TOWARD_SUPERVISED, "epochs": 5}, brightness=1.0)),
+                                 **{**TOWARD_SUPERVISED, "epochs": 5}, brightness=1.0, amp="auto")),
     "mnist-caps": Preset("InfoCapsGAN: the mnist preset's generator, codes and objective (self-labelling on) with a capsule D/Q "
                          "(class capsules by dynamic routing; Q's classes are capsule lengths); 7 epochs, as "
                          "the capsule Q sorts the digits more slowly",
