@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said by the subcommand's parser, which names its own flags (argparse's names the top level's)
+            command = subcommand(parser, args.command)
+            command.error(unrecognized(unknown, command))
     except SystemExit as e:  # --help, --version, or a bad argument (its one line already printed)
         return e.code
-    if unknown:
-        print(f"infogan {args.command}: error: {unrecognized(unknown, subcommand(parser, args.command))}", file=sys.stderr)
-        return 2
     try:
         return args.run(args) or 0
     except InfoGANError as e:
@@ -73,8 +73,8 @@ def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
 
 
 def unrecognized(unknown: list[str], command: argparse.ArgumentParser) -> str:
-    """One line for arguments the command does not take, naming the nearest flag it does take
-    (argparse itself prints the top-level usage, which lists no flag of the command)."""
+    """The error for arguments the command does not take, naming the nearest flag it does take
+    (argparse's own names none: it comes from the top-level parser)."""
     flags = [s for a in command._actions for s in a.option_strings]
     near = {u: close[0] for u in unknown if u.startswith("--")
             and (close := difflib.get_close_matches(u.split("=")[0], flags, n=1, cutoff=0.75))}
@@ -83,7 +83,7 @@ def unrecognized(unknown: list[str], command: argparse.ArgumentParser) -> str:
         hint = f" (did you mean {next(iter(near.values()))}?)"
     elif near:
         hint = " (did you mean " + ", ".join(f"{flag} for {u}" for u, flag in near.items()) + "?)"
-    return f"unrecognized arguments: {' '.join(unknown)}{hint}; see {command.prog} --help"
+    return f"unrecognized arguments: {' '.join(unknown)}{hint}"
 
 
 def os_error_message(e: OSError) -> str:

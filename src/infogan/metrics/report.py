@@ -138,13 +138,13 @@ def evaluate(model, *, metrics: list[str] | str | None = None, split: str | None
                                load_train=lambda: load("train"), load_factors=load_factors, skip=skip,
                                progress=progress)}
     if write_to is not None:
-        out = Path(write_to)
-        path = Run(out).metrics_file if split == ds.evaluation_split else out / f"metrics-{split}.json"
+        out, held_out = Path(write_to), split == ds.evaluation_split
+        path = Run(out).metrics_file if held_out else out / f"metrics-{split}.json"
         old = json.loads(path.read_text()) if path.is_file() else {}
         merged = {**old, **result} if old.get("split") == split else result
         atomic_write(path, json.dumps(merged, indent=2) + "\n")
         ctx = EvalContext(model, images, labels, ds.name, split)
-        for name in result if split == ds.evaluation_split else ():
+        for name in result if held_out else ():
             metric = METRICS.get(name)
             if metric is not None and metric.pictures is not None:
                 metric.pictures(result[name], out, ctx)
