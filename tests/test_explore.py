@@ -39,6 +39,18 @@ def test_traverse_writes_paper_style_grids_and_gifs(model_dir, tmp_path):
     assert np.abs(arr[:60, :60] - arr[:60, -62:-2]).mean() > 0
 
 
+
+def test_traverse_of_one_code_writes_the_picture_named_by_out(model_dir, tmp_path):
+    # `--code c2 --out c2.png` had made a folder called c2.png
+    assert main(["traverse", str(model_dir), "--code", "c2", "--seeds", "0-4", "--range=-2:2:7",
+                 "--out", str(tmp_path / "c2.png"), "--gif"]) == 0
+    assert (tmp_path / "c2.png").is_file() and (tmp_path / "c2.gif").is_file()
+    assert main(["traverse", str(model_dir), "--seeds", "0-4", "--range=-2:2:7", "--out", str(tmp_path / "all")]) == 0
+    assert (tmp_path / "c2.png").read_bytes() == (tmp_path / "all" / "traverse-c2.png").read_bytes()
+    # a folder whose name has a dot stays a folder
+    assert main(["traverse", str(model_dir), "--code", "c1", "--out", str(tmp_path / "run.v2")]) == 0
+    assert (tmp_path / "run.v2" / "traverse-c1.png").is_file()
+
 def test_interpolate(model_dir, tmp_path):
     assert main(["interpolate", str(model_dir), "--seeds", "3,4", "--steps", "6", "--out", str(tmp_path / "i.png")]) == 0
     assert Image.open(tmp_path / "i.png").size[0] == 2 * (6 * 30 + 2)
@@ -64,6 +76,8 @@ def test_interpolate(model_dir, tmp_path):
     (["interpolate", "MODEL", "--out", "walk"], "expected an image file name"),
     (["traverse", "MODEL", "--code", "c1", "--fix", "c1=3"], "varies the code that --fix holds"),
     (["traverse", "MODEL", "--code", "c1", "--range=-1:1:5", "--out", "TMP"], "c1 is categorical"),  # was silently ignored
+    (["traverse", "MODEL", "--out", "TMP/t.png"], "names one picture, and traverse draws one per code (c1, c2, c3)"),
+    (["traverse", "MODEL", "--code", "c2", "--gif", "--out", "TMP/t.gif"], "would both write"),
     (["export", "MODEL", "--out", "TMP"], "is a folder; name the file to write"),
     (["export", "MODEL", "--out", "TMP/new/"], "is a folder; name the file to write"),  # it wrote a file named new
     (["export", "MODEL", "--out", "TMP/g.onnx", "--format", "torchscript"], ".onnx is a suffix of onnx files, not torchscript; name it g.pt"),

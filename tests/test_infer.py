@@ -116,7 +116,7 @@ def test_infer_unreadable_input_is_one_line(run_dir, tmp_path, capsys, make, mes
 
 
 @pytest.mark.parametrize("compress", [True, False])
-def test_infer_reads_an_idx_file_as_the_training_data_does(run_dir, test_images, tmp_path, compress):
+def test_infer_reads_an_idx_file_as_the_training_data_does(run_dir, test_images, tmp_path, capsys, compress):
     """MNIST's own format: each image named file[i], read to the same pixels as the dataset
     loader's, so Q's codes are those of the tensors it trains and is evaluated on."""
     path = tmp_path / ("t10k-images-idx3-ubyte" + (".gz" if compress else ""))
@@ -128,6 +128,13 @@ def test_infer_reads_an_idx_file_as_the_training_data_does(run_dir, test_images,
     rows = json.loads(out.read_text())["rows"]
     assert [r["c1"] for r in rows] == InfoGAN.from_pretrained(run_dir).infer_codes(test_images[:25])["c1"].tolist()
     assert read_images([path], 32, 3)[1].shape == (25, 3, 32, 32)  # another model's size and channels
+    # a folder of IDX files (MNIST's own) is no folder of images: the error names a file to give instead
+    folder = tmp_path / "idx-only"
+    folder.mkdir()
+    idx.write(folder / path.name, test_images[:2, 0].numpy(), compress=compress)
+    assert main(["infer", str(run_dir), str(folder)]) == 2
+    assert (f"no images found in {folder} (it holds IDX files, which are read when named: {folder / path.name})\n"
+            in capsys.readouterr().err)
 
 
 def test_infer_can_leave_unreadable_images_out(run_dir, test_images, tmp_path, capsys):

@@ -77,7 +77,9 @@ def read_images(sources: list[str | Path], size: int, channels: int, invert: boo
         where = ", ".join(map(str, sources))
         if skipped:
             raise DataError(f"none of the {len(skipped)} images in {where} could be read (the first: {skipped[0]})")
-        raise DataError(f"no images found in {where}")
+        idx_files = sorted(f for d in map(Path, sources) if d.is_dir() for f in d.rglob("*idx3-ubyte*"))
+        hint = f" (it holds IDX files, which are read when named: {idx_files[0]})" if idx_files else ""
+        raise DataError(f"no images found in {where}{hint}")
     images = torch.from_numpy(np.stack(arrays))
     return names, (255 - images if invert else images)
 
