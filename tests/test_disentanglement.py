@@ -67,6 +67,17 @@ def test_the_factors_themselves_score_one_noise_and_constants_zero_a_mixture_in_
     assert random["factor_vae"] < 0.55  # chance: a vote names a random dimension (3 factors: about 1/3)
 
 
+def test_dci_fits_factors_side_by_side_to_the_same_figures():
+    """evaluate fits the factors' classifiers on as many threads as it has: the importance matrix
+    keeps each factor's column, and the figures do not depend on the thread count."""
+    data_ = grid((2, 7, 3))
+    x, y = dci.sample_batch(data_, mixed, 600, np.random.RandomState(0))
+    one = dci.importance_matrix(x[:400], y[:400], x[400:], y[400:], jobs=1)
+    two = dci.importance_matrix(x[:400], y[:400], x[400:], y[400:], jobs=2)
+    assert np.array_equal(one[0], two[0]) and one[1:] == two[1:]
+    # the third factor, kept alone in the third dimension, is read from it and nothing else
+    assert one[0][2, 2] > 0.99 * one[0][:, 2].sum() and one[0][2, :2].sum() < 0.01 * one[0][:2, :2].sum()
+
 def test_sap_known_answers():
     data_ = grid((2, 2, 2))  # binary factors: a single linear threshold can read each (SAP's classifiers)
 
