@@ -71,6 +71,18 @@ def test_evaluation_names_the_metric_it_is_measuring_at_a_terminal_only(monkeypa
         assert ("evaluating" in text and "categorical" in text and "information" in text) == shown, text
 
 
+@pytest.mark.parametrize("flags, progress", [([], True), (["--no-progress"], False)])
+def test_evaluate_command_turns_its_bar_off_with_no_progress(monkeypatch, tmp_path, flags, progress):
+    # train's --no-progress reached the bar; evaluate, run at a terminal, had no way to turn it off
+    import infogan.metrics
+    from infogan.cli import main
+
+    seen = {}
+    monkeypatch.setattr(infogan.metrics, "evaluate", lambda model, **kw: seen.update(kw) or {})
+    monkeypatch.setattr(infogan.metrics, "format_report", lambda result: "")
+    assert main(["evaluate", str(tmp_path / "any"), *flags]) == 0
+    assert seen["progress"] is progress
+
 def test_metrics_named_as_the_command_line_names_them():
     # a string is iterable: metrics="categorical" asked for the metric "c"
     torch.manual_seed(0)

@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--no-quality", dest="quality", action="store_false",
                    help="skip the quality metric (saves training its feature classifier once)")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (it is drawn only where stderr is a terminal)")
     add_threads(p)
     p.set_defaults(run=run)
 
@@ -34,6 +36,6 @@ def run(args) -> int:
     skip = () if args.quality else ("quality",)
     use_threads(args)
     result = evaluate(args.model, metrics=names, skip=skip, split=args.split, data_dir=args.data_dir,
-                      n_samples=args.samples)
+                      n_samples=args.samples, progress=args.progress)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
