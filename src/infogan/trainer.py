@@ -423,7 +423,7 @@ def prepare(preset: str | None = None, resume: str | Path | None = None, run_dir
     if preset is not None:
         overrides["preset"] = preset
     preset = overrides.get("preset", "mnist")
-    unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__) - {"preset"})
+    unknown = sorted(set(overrides) - set(TrainConfig.__dataclass_fields__))
     if unknown:
         raise InfoGANError(f"unknown training option {unknown[0]!r}")
     outdir = overrides.get("outdir", "runs")
