@@ -78,6 +78,7 @@ def test_dci_fits_factors_side_by_side_to_the_same_figures():
     # the third factor, kept alone in the third dimension, is read from it and nothing else
     assert one[0][2, 2] > 0.99 * one[0][:, 2].sum() and one[0][2, :2].sum() < 0.01 * one[0][:2, :2].sum()
 
+
 def test_sap_known_answers():
     data_ = grid((2, 2, 2))  # binary factors: a single linear threshold can read each (SAP's classifiers)
 

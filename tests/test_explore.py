@@ -39,7 +39,6 @@ def test_traverse_writes_paper_style_grids_and_gifs(model_dir, tmp_path):
     assert np.abs(arr[:60, :60] - arr[:60, -62:-2]).mean() > 0
 
 
-
 def test_traverse_of_one_code_writes_the_picture_named_by_out(model_dir, tmp_path):
     # `--code c2 --out c2.png` had made a folder called c2.png
     assert main(["traverse", str(model_dir), "--code", "c2", "--seeds", "0-4", "--range=-2:2:7",
@@ -50,6 +49,7 @@ def test_traverse_of_one_code_writes_the_picture_named_by_out(model_dir, tmp_pat
     # a folder whose name has a dot stays a folder
     assert main(["traverse", str(model_dir), "--code", "c1", "--out", str(tmp_path / "run.v2")]) == 0
     assert (tmp_path / "run.v2" / "traverse-c1.png").is_file()
+
 
 def test_interpolate(model_dir, tmp_path):
     assert main(["interpolate", str(model_dir), "--seeds", "3,4", "--steps", "6", "--out", str(tmp_path / "i.png")]) == 0

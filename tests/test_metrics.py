@@ -83,6 +83,7 @@ def test_evaluate_command_turns_its_bar_off_with_no_progress(monkeypatch, tmp_pa
     assert main(["evaluate", str(tmp_path / "any"), *flags]) == 0
     assert seen["progress"] is progress
 
+
 def test_metrics_named_as_the_command_line_names_them():
     # a string is iterable: metrics="categorical" asked for the metric "c"
     torch.manual_seed(0)

@@ -20,7 +20,7 @@ from .registry import Column, Metric
 def importance_matrix(x_train, y_train, x_test, y_test, jobs: int = 1):
     """(importance (dimensions x factors), train accuracy, test accuracy), one classifier per factor.
     The factors' classifiers are fitted on `jobs` threads at once (scikit-learn's tree building
-    releases the GIL: 1.8x on 2 cores), the most classes first, as they take longest; each has
+    releases the GIL: 1.6x on 2 cores, docs/bench/dci-threads.json), the most classes first, as they take longest; each has
     random_state 0, so the figures are the same whatever `jobs` is."""
     from joblib import Parallel, delayed
 
